@@ -1,0 +1,152 @@
+"""The analysis pipeline (spec 5): preprocessing, Rules 1-5, final status, with progress reports.
+
+``analyze`` is the one entry point the UI, the CLI and the job runner call.
+"""
+
+from __future__ import annotations
+
+import platform
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .formatting import first_items
+from .fragments import run_rule5
+from .isomers import isomer_summary, run_rules_2_3
+from .oacetylation import run_rule4
+from .params import AnalysisParams
+from .preprocess import preprocess
+from .reader import InputTable, table_from_frame
+from .result import AnalysisResult, AnalysisWarning
+from .rule1_regression import run_rule1
+from .status import final_status, reasons, summarize
+
+ALGORITHM_VERSION = "1.0"
+Progress = Callable[[float, str, str], None]
+
+DERIVED_COLUMNS = [
+    "prefix", "core", "base_prefix", "category", "suffix", "tail", "isomer", "modifiers",
+    "oac_count", "carbons", "double_bonds", "oxygens", "rule1_status", "anchor_disagrees",
+    "predicted_rt", "residual", "z", "rule1_scale", "rule1_series_offset", "sugar_count",
+    "sialic_acid_count", "can_have_isomers", "isomer_peaks", "name_peak_count", "peak_index",
+    "rule4_verdict", "rule4_base_row_id", "rule4_rt_shift", "rule5_role", "rule5_event_id",
+    "rule5_heads_event_id", "rule5_parent_row_id", "rule5_rt_diff", "status", "reasons",
+]
+"""Rows-table columns after the input and extra columns and ``input_problems`` (spec 13.1)."""
+BOOLEAN_COLUMNS = ("anchor_disagrees", "can_have_isomers", "isomer_peaks")
+
+
+def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisParams(),
+            progress: Progress | None = None,
+            save: Callable[[AnalysisResult], None] | None = None) -> AnalysisResult:
+    """Run the whole analysis of spec 5-10 on a loaded table (or an in-memory DataFrame).
+
+    ``progress(fraction, step, message)`` is called at the steps of spec 5.2; any exception it
+    raises cancels the run and propagates unchanged. ``save(result)`` is called once with the
+    finished result before the final ``complete`` report.
+    """
+    params = params.validate()
+    report: Progress = progress or (lambda fraction, step, message: None)
+    started = _utc_now()
+    if isinstance(table, pd.DataFrame):
+        table = table_from_frame(table)
+
+    report(0.10, "preprocess", "Preprocessing data…")
+    pre = preprocess(table)
+    rows = pre.rows
+    eligible = rows[rows["_eligible"]]
+
+    report(0.25, "rule1", "Running Rule 1 regression…")
+    rule1, groups, rule1_warnings = run_rule1(
+        eligible, params, lambda prefix, i, count: report(
+            0.25 + 0.25 * i / count, "rule1", f"Rule 1: {prefix} ({i}/{count})"))
+    report(0.50, "rules2-3", "Running Rules 2-3…")
+    rules23 = run_rules_2_3(eligible)
+    report(0.70, "rule4", "Running Rule 4…")
+    rule4, oac_pairs = run_rule4(eligible, params)
+    report(0.85, "rule5", "Running Rule 5…")
+    rule5, events = run_rule5(eligible, pre.modifier_counts, params)
+
+    report(0.95, "save", "Saving results…")
+    out = _assemble_rows(rows, [rule1, rules23, rule4, rule5], params)
+    warnings = [*pre.warnings, *rule1_warnings, *_anchor_fragment_warning(out)]
+    result = AnalysisResult(
+        rows=out[_output_columns(rows)].reset_index(drop=True),
+        groups=groups, oac_pairs=oac_pairs, fragment_events=events,
+        summary=summarize(out, groups, oac_pairs, events, isomer_summary(rules23, eligible),
+                          params),
+        warnings=warnings, parameters=params,
+        provenance=_provenance(table, started))
+    if save is not None:
+        save(result)
+    report(1.0, "complete", "Analysis complete")
+    return result
+
+
+def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
+                   params: AnalysisParams) -> pd.DataFrame:
+    """Join every rule's per-row columns; invalid rows get nulls (booleans false)."""
+    out = rows.copy()
+    for part in parts:
+        for column in part.columns:
+            values = part[column].reindex(rows.index)
+            out[column] = values.fillna(False).astype(bool) if column in BOOLEAN_COLUMNS else values
+    invalid = ~rows["_eligible"]
+    derived = [c for c in DERIVED_COLUMNS if c in out.columns and c not in BOOLEAN_COLUMNS]
+    out.loc[invalid, derived] = None
+    out["status"] = final_status(out, params)
+    out["reasons"] = reasons(out)
+    return out
+
+
+def _output_columns(rows: pd.DataFrame) -> list[str]:
+    leading = [c for c in rows.columns
+               if not c.startswith("_") and c not in DERIVED_COLUMNS]
+    return leading + DERIVED_COLUMNS
+
+
+def _anchor_fragment_warning(rows: pd.DataFrame) -> list[AnalysisWarning]:
+    anchors = rows.loc[rows["Anchor"].eq(True) & rows["rule5_role"].eq("fragment"), "row_id"]
+    if anchors.empty:
+        return []
+    ids = anchors.tolist()
+    return [AnalysisWarning(
+        "anchor_fragment", "warning",
+        f"{len(ids)} anchor(s) look like in-source fragments of a larger peak (rows "
+        f"{first_items(ids)}); check that these identifications are independent peaks",
+        tuple(ids))]
+
+
+def _provenance(table: InputTable, started: str) -> dict:
+    source = table.source
+    return {
+        "input_file_name": source.file_name,
+        "input_sha256": source.sha256,
+        "input_format": source.format,
+        "input_rows": len(table.frame),
+        "blank_rows_ignored": source.blank_rows_ignored,
+        "algorithm_version": ALGORITHM_VERSION,
+        "library_versions": library_versions(),
+        "started_at": started,
+        "finished_at": _utc_now(),
+    }
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries that can change a result."""
+    versions = {"python": platform.python_version(), "ganglioside": __version__,
+                "numpy": np.__version__, "pandas": pd.__version__}
+    for name in ("scikit-learn", "openpyxl"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

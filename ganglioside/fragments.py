@@ -1,0 +1,180 @@
+"""Rule 5 (spec 9): in-source fragments, judged row by row against every possible parent.
+
+A fragment F of parent P has the same tail, a glycan composition contained in P's with strictly
+fewer sugars, a smaller Volume, and an RT within ``rt_tolerance`` of P's. F's parent is the
+candidate with the largest Volume (then more sugars, then smaller ``row_id``).
+
+How it scales: within one tail, rows with the same composition form a class. For each class that
+can be a parent, its rows are sorted once by RT and the best candidate in each fragment's RT window
+is a range maximum (``numpy.maximum.reduceat``) over a rank that orders the class's rows by
+(Volume, smaller ``row_id``). Because the largest-Volume row of a class in the window is that
+class's best candidate, checking "smaller Volume" on it alone is exact. No pair of rows outside one
+RT window is ever looked at.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .formatting import signed3
+from .params import AnalysisParams
+
+EPSILON = 1e-9
+EVENT_COLUMNS = ["event_id", "tail", "parent_row_id", "parent_name", "fragment_row_ids",
+                 "n_fragments", "rt_min", "rt_max", "summed_volume"]
+ROW_COLUMNS = ["rule5_role", "rule5_event_id", "rule5_heads_event_id", "rule5_parent_row_id",
+               "rule5_rt_diff"]
+
+
+def participants_of(eligible: pd.DataFrame) -> pd.DataFrame:
+    """Rows with known counts and a Volume (9.1), in ``row_id`` order."""
+    known = (eligible["sugar_count"].notna() & eligible["sialic_acid_count"].notna()
+             & eligible["Volume"].notna())
+    return eligible[known]
+
+
+def composition_matrix(part: pd.DataFrame, modifier_counts: pd.DataFrame) -> np.ndarray:
+    """Sialic acids, neutral core sugars and each modifier's summed count (9.2), one row per row."""
+    mods = modifier_counts.reindex(part["row_id"]).fillna(0).to_numpy(np.int64)
+    base = part[["sialic_acid_count", "_neutral_core"]].to_numpy(np.int64)
+    return np.hstack([base, mods])
+
+
+def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float) -> np.ndarray:
+    """Parent ``row_id`` per participant (-1 if none), by the choice rule of 9.4."""
+    n = len(part)
+    best_vol = np.full(n, -np.inf)
+    best_sugar = np.full(n, -1, dtype=np.int64)
+    best_row = np.full(n, -1, dtype=np.int64)
+    rt = part["RT"].to_numpy(float)
+    vol = part["Volume"].to_numpy(float)
+    sugar = part["sugar_count"].to_numpy(np.int64)
+    row_id = part["row_id"].to_numpy(np.int64)
+    tail_key = part["tail"].fillna("\0null").to_numpy(object)
+    class_key = pd.DataFrame(comp).assign(tail=tail_key)
+    class_id = class_key.groupby(list(class_key.columns), sort=False).ngroup().to_numpy()
+    for tail_rows in pd.Series(np.arange(n)).groupby(tail_key, sort=False).indices.values():
+        classes = np.unique(class_id[tail_rows])
+        if len(classes) < 2:
+            continue
+        for parent_class in classes:
+            in_class = tail_rows[class_id[tail_rows] == parent_class]
+            p0 = in_class[0]
+            contained = np.all(comp[tail_rows] <= comp[p0], axis=1) & (sugar[tail_rows] < sugar[p0])
+            frag = tail_rows[contained]
+            if len(frag):
+                _best_in_class(frag, in_class, rt, vol, row_id, tolerance,
+                               (best_vol, best_sugar, best_row), sugar[p0])
+    return best_row
+
+
+def _best_in_class(frag, parents, rt, vol, row_id, tolerance, best, parent_sugar) -> None:
+    """Update each fragment's best parent with the best candidate of one parent class."""
+    best_vol, best_sugar, best_row = best
+    by_rt = parents[np.argsort(rt[parents], kind="stable")]
+    # rank orders the class by Volume, then by smaller row_id: its maximum is the class's choice
+    order = np.lexsort((-row_id[by_rt], vol[by_rt]))
+    rank = np.empty(len(by_rt), dtype=np.int64)
+    rank[order] = np.arange(len(by_rt))
+    rt_sorted = rt[by_rt]
+    lo = np.searchsorted(rt_sorted, rt[frag] - tolerance - EPSILON, side="left")
+    hi = np.searchsorted(rt_sorted, rt[frag] + tolerance + EPSILON, side="right")
+    has = hi > lo
+    frag, lo, hi = frag[has], lo[has], hi[has]
+    if not len(frag):
+        return
+    bounds = np.column_stack([lo, hi]).ravel()
+    top_rank = np.maximum.reduceat(np.append(rank, -1), bounds)[::2]
+    candidate = by_rt[order[top_rank]]
+    cand_vol, cand_row = vol[candidate], row_id[candidate]
+    qualifies = cand_vol > vol[frag]
+    better = qualifies & ((cand_vol > best_vol[frag])
+                          | ((cand_vol == best_vol[frag]) & (parent_sugar > best_sugar[frag]))
+                          | ((cand_vol == best_vol[frag]) & (parent_sugar == best_sugar[frag])
+                             & (cand_row < best_row[frag])))
+    take = frag[better]
+    best_vol[take], best_sugar[take], best_row[take] = cand_vol[better], parent_sugar, cand_row[better]
+
+
+def run_rule5(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, params: AnalysisParams
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rule 5 per-row columns (indexed like ``eligible``, with ``_rule5_note``) and events (13.4)."""
+    per_row = pd.DataFrame(index=eligible.index)
+    per_row["rule5_role"] = None
+    for col in ("rule5_event_id", "rule5_heads_event_id", "rule5_parent_row_id"):
+        per_row[col] = pd.array([pd.NA] * len(eligible), dtype="Int64")
+    per_row["rule5_rt_diff"] = np.nan
+    per_row["_rule5_note"] = None
+    part = participants_of(eligible)
+    if part.empty:
+        return per_row, _empty_events()
+    parent_row = find_parents(part, composition_matrix(part, modifier_counts), params.rt_tolerance)
+    by_id = eligible.set_index("row_id")
+    is_fragment = parent_row >= 0
+    fragments = part[is_fragment].assign(parent=parent_row[is_fragment])
+    events = _events(fragments, by_id)
+    event_of_parent = events.set_index("parent_row_id")["event_id"]
+    heads = part["row_id"].map(event_of_parent).astype("Int64")
+    idx = part.index
+    per_row.loc[idx, "rule5_role"] = np.where(is_fragment, "fragment",
+                                              np.where(heads.notna(), "parent", "none"))
+    per_row.loc[idx, "rule5_heads_event_id"] = heads.to_numpy()
+    per_row.loc[idx, "rule5_event_id"] = heads.to_numpy()
+    frag_idx = fragments.index
+    per_row.loc[frag_idx, "rule5_event_id"] = fragments["parent"].map(event_of_parent).to_numpy()
+    per_row.loc[frag_idx, "rule5_parent_row_id"] = fragments["parent"].to_numpy()
+    per_row.loc[frag_idx, "rule5_rt_diff"] = (
+        fragments["RT"].to_numpy() - by_id.loc[fragments["parent"], "RT"].to_numpy())
+    per_row["_rule5_note"] = _notes(per_row, events, by_id)
+    return per_row, events
+
+
+def _events(fragments: pd.DataFrame, by_id: pd.DataFrame) -> pd.DataFrame:
+    """One event per heading row, numbered by tail, parent RT and parent row_id (9.6)."""
+    if fragments.empty:
+        return _empty_events()
+    grouped = fragments.sort_values("row_id").groupby("parent", sort=False)
+    parents = by_id.loc[list(grouped.groups)]
+    ev = pd.DataFrame({
+        "parent_row_id": parents.index.to_numpy(),
+        "tail": parents["tail"].to_numpy(),
+        "parent_name": parents["Name"].to_numpy(),
+        "fragment_row_ids": [g["row_id"].tolist() for _, g in grouped],
+        "rt_min": np.minimum(parents["RT"].to_numpy(), grouped["RT"].min().to_numpy()),
+        "rt_max": np.maximum(parents["RT"].to_numpy(), grouped["RT"].max().to_numpy()),
+        "summed_volume": parents["Volume"].to_numpy() + grouped["Volume"].sum().to_numpy(),
+        "_c": parents["carbons"].to_numpy(), "_d": parents["double_bonds"].to_numpy(),
+        "_o": parents["oxygens"].astype("float").to_numpy(), "_rt": parents["RT"].to_numpy(),
+    })
+    ev["n_fragments"] = ev["fragment_row_ids"].map(len)
+    ev = ev.sort_values(["_c", "_d", "_o", "_rt", "parent_row_id"], na_position="last")
+    ev["event_id"] = np.arange(1, len(ev) + 1)
+    return ev[EVENT_COLUMNS].reset_index(drop=True)
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame(columns=EVENT_COLUMNS)
+
+
+def _notes(per_row: pd.DataFrame, events: pd.DataFrame, by_id: pd.DataFrame) -> pd.Series:
+    """Rule 5 note per row (9, notes table); rows without a role have none."""
+    n_frag = dict(zip(events["event_id"], events["n_fragments"]))
+    notes = pd.Series(None, index=per_row.index, dtype=object)
+    involved = per_row[per_row["rule5_role"].isin(["fragment", "parent"])]
+    for index, role, event, heads, parent, diff in involved[
+            ["rule5_role", "rule5_event_id", "rule5_heads_event_id", "rule5_parent_row_id",
+             "rule5_rt_diff"]].itertuples():
+        heading = (f"parent of event {heads} ({_count(n_frag[heads])})"
+                   if not pd.isna(heads) else None)
+        if role == "parent":
+            notes[index] = f"Rule 5: {heading}"
+            continue
+        note = (f"Rule 5: in-source fragment of row {parent} {by_id.at[parent, 'Name']} "
+                f"(ΔRT {signed3(diff)} min, event {event})")
+        notes[index] = f"{note}; {heading}" if heading else note
+    return notes
+
+
+def _count(f: int) -> str:
+    return "1 fragment" if f == 1 else f"{f} fragments"

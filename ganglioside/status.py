@@ -1,0 +1,58 @@
+"""Final status with its reasons (spec 10) and the run summary (spec 13.5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .params import AnalysisParams
+
+STATUSES = ("valid", "outlier", "fragment", "unverified", "invalid")
+NOTE_COLUMNS = ("input_problems", "_rule1_note", "_rules23_note", "_rule4_note", "_rule5_note")
+
+
+def final_status(rows: pd.DataFrame, params: AnalysisParams) -> pd.Series:
+    """First match of: invalid, fragment (if applied), outlier, unverified, valid."""
+    conditions = [rows["input_problems"].notna(),
+                  (rows["rule5_role"] == "fragment") & params.apply_fragment_status,
+                  rows["rule1_status"] == "outlier",
+                  rows["rule1_status"] == "unverified"]
+    return pd.Series(np.select(conditions, ["invalid", "fragment", "outlier", "unverified"],
+                               default="valid"), index=rows.index, dtype=object)
+
+
+def reasons(rows: pd.DataFrame) -> list[str]:
+    """Notes joined by `` | `` in rule order; invalid rows carry only their input note."""
+    notes = rows[list(NOTE_COLUMNS)].to_numpy(object)
+    return [" | ".join(note for note in row if isinstance(note, str) and note) for row in notes]
+
+
+def summarize(rows: pd.DataFrame, groups: pd.DataFrame, oac: pd.DataFrame, events: pd.DataFrame,
+              isomer_counts: dict[str, int], params: AnalysisParams) -> dict:
+    """The summary figures of 13.5."""
+    status = rows["status"]
+    counts = {name: int((status == name).sum()) for name in STATUSES}
+    decided = len(rows) - counts["invalid"]
+    eligible = rows["input_problems"].isna()
+    without_model = (~groups["accepted"].astype(bool)) & (groups["n_anchors"] < params.min_anchors)
+    verdicts = oac["verdict"] if len(oac) else pd.Series(dtype=object)
+    return {
+        "total_rows": len(rows),
+        "anchors": int((rows["Anchor"].eq(True) & eligible).sum()),
+        **counts,
+        "success_rate": counts["valid"] / decided if decided else None,
+        "groups": len(groups),
+        "groups_accepted": int(groups["accepted"].astype(bool).sum()),
+        "groups_rejected": int(((~groups["accepted"].astype(bool)) & ~without_model).sum()),
+        "groups_without_model": int(without_model.sum()),
+        "anchors_disagreeing": int(rows["anchor_disagrees"].sum()),
+        "series_rows": int(rows["rule1_series_offset"].notna().sum()),
+        **{f"rule1_{name}": int((rows["rule1_status"] == name).sum())
+           for name in ("valid", "outlier", "unverified")},
+        **isomer_counts,
+        "oac_consistent": int((verdicts == "consistent").sum()),
+        "oac_inconsistent": int((verdicts == "inconsistent").sum()),
+        "oac_not_verifiable": int((verdicts == "not verifiable").sum()),
+        "fragment_events": len(events),
+        "fragment_rows": int((rows["rule5_role"] == "fragment").sum()),
+    }

@@ -1,0 +1,289 @@
+"""Executing stored runs: the job function, a synchronous executor and the background worker.
+
+``run_job(store, run_id)`` is the whole job: a distributed task queue could call it as is. The
+dashboard creates one ``BackgroundWorker`` per server process; ``python -m ganglioside worker``
+runs the same worker on its own. Any number of them may share one database: runs are claimed
+atomically in the order they were created, so each is executed once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Iterator, Protocol
+
+from .errors import AnalysisCancelled, GangliosideError
+from .params import AnalysisParams
+from .result import AnalysisResult
+from .store import Claim, ClaimLostError, RunStore
+
+RETENTION_ENV_VAR = "GANGLIOSIDE_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 30.0
+CANCELLED_MESSAGE = "Cancelled on request."
+
+AnalyzeFunction = Callable[..., AnalysisResult]
+
+log = logging.getLogger(__name__)
+
+
+class WorkerStopping(Exception):
+    """Raised from the progress callback when the worker shuts down: the run goes back to the
+    queue instead of failing."""
+
+
+def retention_days_from_env() -> float:
+    """Days finished runs are kept: $GANGLIOSIDE_RETENTION_DAYS, default 30; 0 = forever."""
+    text = os.environ.get(RETENTION_ENV_VAR, "").strip()
+    if not text:
+        return DEFAULT_RETENTION_DAYS
+    try:
+        days = float(text)
+    except ValueError:
+        raise ValueError(f"{RETENTION_ENV_VAR} = {text!r} is not a number of days") from None
+    return max(days, 0.0)
+
+
+def worker_name() -> str:
+    """Who holds a claim: host, process and thread, for diagnosing stuck runs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+
+
+def run_job(store: RunStore, run_id: str, analyze: AnalyzeFunction | None = None,
+            heartbeat_interval: float = 5.0) -> str | None:
+    """Execute one pending run to its end; return its final status.
+
+    Returns None without doing anything when the run is no longer pending (another worker took
+    it, or it was cancelled before it started).
+    """
+    claim = store.claim_run(run_id, worker=worker_name())
+    if claim is None:
+        return None
+    return execute_claim(store, claim, analyze, heartbeat_interval)
+
+
+def execute_claim(store: RunStore, claim: Claim, analyze: AnalyzeFunction | None = None,
+                  heartbeat_interval: float = 5.0,
+                  stopping: threading.Event | None = None) -> str | None:
+    """Run a claimed run and record completed / failed / cancelled; return that status.
+
+    ``stopping``, when set during the run, puts the run back in the queue at its next progress
+    step (returns "pending"). Returns None if the claim was lost to stale-run recovery.
+    """
+    try:
+        with _heartbeat(store, claim, heartbeat_interval):
+            _analyze_run(store, claim, analyze or _default_analyze(), stopping)
+        return "completed"
+    except ClaimLostError:
+        log.warning("run %s was taken over while this worker ran it", claim.run_id)
+        return None
+    except WorkerStopping:
+        return _record_end(store.release_run, claim, "pending")
+    except AnalysisCancelled:
+        return _record_end(store.cancel_run, claim, "cancelled")
+    except Exception as error:  # every other failure is the run's, reported to the user
+        if not isinstance(error, GangliosideError):
+            log.exception("run %s failed", claim.run_id)
+        return _record_end(lambda c: store.fail_run(c, describe_error(error)), claim, "failed")
+
+
+def describe_error(error: BaseException) -> str:
+    """The text a user sees for a failed run: our own errors as they are, others with type."""
+    if isinstance(error, GangliosideError):
+        return str(error)
+    return f"Unexpected error ({type(error).__name__}): {error}"
+
+
+def _record_end(record: Callable[[Claim], None], claim: Claim, status: str) -> str | None:
+    try:
+        record(claim)
+    except ClaimLostError:
+        return None
+    return status
+
+
+def _analyze_run(store: RunStore, claim: Claim, analyze: AnalyzeFunction,
+                 stopping: threading.Event | None) -> None:
+    from .reader import read_table
+
+    saved = []
+
+    def save(result: AnalysisResult) -> None:
+        store.complete_run(claim, result)
+        saved.append(True)
+
+    def progress(fraction: float, step: str, message: str) -> None:
+        if stopping is not None and stopping.is_set() and not saved:
+            raise WorkerStopping()
+        if store.report_progress(claim, fraction, step, message):
+            raise AnalysisCancelled(CANCELLED_MESSAGE)
+
+    record = store.get_run(claim.run_id)
+    progress(0.0, "read", "Reading the input file…")
+    table = read_table(store.load_input(claim.run_id), record.file_name, record.sheet)
+    params = AnalysisParams.from_dict(record.parameters)
+    result = analyze(table, params, progress=progress, save=save)
+    if not saved:
+        save(result)
+
+
+def _default_analyze() -> AnalyzeFunction:
+    from .analysis import analyze
+
+    return analyze
+
+
+@contextmanager
+def _heartbeat(store: RunStore, claim: Claim, interval: float) -> Iterator[None]:
+    """Keep the claim's heartbeat fresh from a side thread, also during long steps."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(interval):
+            try:
+                store.heartbeat(claim)
+            except ClaimLostError:
+                return
+            except Exception:  # a failed beat must not kill the run; the next one may succeed
+                log.exception("heartbeat of run %s failed", claim.run_id)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{claim.run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+class Executor(Protocol):
+    """What the pages need from an executor: hand it the id of a pending run."""
+
+    def submit(self, run_id: str) -> None: ...
+
+
+class SynchronousExecutor:
+    """Runs each submitted run to its end inside submit() (tests, scripts)."""
+
+    def __init__(self, store: RunStore, analyze: AnalyzeFunction | None = None):
+        self.store = store
+        self.analyze = analyze
+
+    def submit(self, run_id: str) -> None:
+        run_job(self.store, run_id, analyze=self.analyze)
+
+
+class BackgroundWorker:
+    """Threads that execute pending runs in created order, plus periodic recovery and clean-up.
+
+    Create one per server process. Stopping it lets each running job stop at its next progress
+    step and puts that run back in the queue.
+    """
+
+    def __init__(self, store: RunStore, threads: int = 2, poll_interval: float = 1.0,
+                 retention_days: float | None = None, cleanup_interval: float = 3600.0,
+                 stale_after: float = 60.0, heartbeat_interval: float = 5.0,
+                 analyze: AnalyzeFunction | None = None):
+        if stale_after <= 2 * heartbeat_interval:
+            raise ValueError("stale_after must be more than twice heartbeat_interval")
+        self.store = store
+        self.threads = threads
+        self.poll_interval = poll_interval
+        self.retention_days = (retention_days_from_env() if retention_days is None
+                               else retention_days)
+        self.cleanup_interval = cleanup_interval
+        self.stale_after = stale_after
+        self.heartbeat_interval = heartbeat_interval
+        self.analyze = analyze
+        self._stopping = threading.Event()
+        self._wake = threading.Condition()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
+    def start(self) -> "BackgroundWorker":
+        """Start the threads (no effect when already running)."""
+        with self._lock:
+            if self.running:
+                return self
+            self._stopping.clear()
+            loops = [self._work_loop] * self.threads + [self._maintenance_loop]
+            self._threads = [threading.Thread(target=loop, name=f"ganglioside-worker-{i}",
+                                              daemon=True) for i, loop in enumerate(loops)]
+            for thread in self._threads:
+                thread.start()
+        return self
+
+    def submit(self, run_id: str) -> None:
+        """Wake an idle thread; the run (already pending in the store) is taken in order."""
+        with self._wake:
+            self._wake.notify()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop claiming runs; running jobs go back to the queue at their next progress step."""
+        self._stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def drain(self) -> int:
+        """Execute pending runs in the calling thread until none is left (or stop() is called);
+        return how many were executed."""
+        self.recover()
+        executed = 0
+        while not self._stopping.is_set() and self._execute_next():
+            executed += 1
+        return executed
+
+    def recover(self) -> None:
+        """Requeue or fail runs whose worker died (stale heartbeat)."""
+        recovery = self.store.recover_stale(self.stale_after)
+        for run_id in recovery.requeued:
+            log.warning("run %s requeued: its worker stopped responding", run_id)
+        for run_id in recovery.failed:
+            log.warning("run %s failed: its worker died twice", run_id)
+
+    def _execute_next(self) -> bool:
+        claim = self.store.claim_next(worker=worker_name())
+        if claim is None:
+            return False
+        execute_claim(self.store, claim, self.analyze, self.heartbeat_interval, self._stopping)
+        return True
+
+    def _work_loop(self) -> None:
+        while not self._stopping.is_set():
+            if self._guarded(self._execute_next):
+                continue
+            with self._wake:
+                self._wake.wait(self.poll_interval)
+
+    def _maintenance_loop(self) -> None:
+        next_cleanup = time.monotonic()
+        while not self._stopping.is_set():
+            self._guarded(self.recover)
+            if time.monotonic() >= next_cleanup:
+                self._guarded(lambda: self.store.cleanup(self.retention_days))
+                next_cleanup = time.monotonic() + self.cleanup_interval
+            self._stopping.wait(min(self.stale_after / 4, self.cleanup_interval))
+
+    def _guarded(self, action: Callable[[], object]) -> object:
+        """Run one loop step; log and pause on an unexpected error so the thread survives."""
+        try:
+            return action()
+        except Exception:
+            log.exception("worker step failed")
+            self._stopping.wait(self.poll_interval)
+            return None
+
+
+def start_background_worker(path=None, **options) -> BackgroundWorker:
+    """A started BackgroundWorker on RunStore(path) (path None: $GANGLIOSIDE_DB)."""
+    return BackgroundWorker(RunStore(path), **options).start()

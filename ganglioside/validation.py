@@ -1,0 +1,308 @@
+"""Cell rules (spec 2.4) and row-level problem notes (spec 2.5), vectorised over whole columns.
+
+Cells arrive raw: text from a CSV file, python objects from an XLSX sheet (str, int, float, bool,
+datetime, None) or typed columns of an in-memory DataFrame. Every function here works on a whole
+column; per-value python work is done once per distinct value where that is simpler.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+NAME_MAX_LENGTH = 256
+ANCHOR_TRUE = frozenset({"t", "true", "1", "yes", "y"})
+ANCHOR_FALSE = frozenset({"f", "false", "0", "no", "n"})
+ANCHOR_CHOICES = "T/F, true/false, 1/0, yes/no, y/n"
+UNICODE_MINUS = "\u2212"
+INPUT_COLUMNS = ("Name", "RT", "Volume", "Log P", "Anchor")
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_CELL_TEXT, _CELL_NUMBER, _CELL_EMPTY, _CELL_OTHER = range(4)
+
+
+@dataclass
+class ParsedColumn:
+    """A column after the cell rules: parsed ``values``, which cells were ``missing`` (empty) or
+    ``invalid`` (not acceptable), and the trimmed ``text`` of each cell for messages."""
+
+    values: pd.Series
+    missing: np.ndarray
+    invalid: np.ndarray
+    text: pd.Series
+
+
+@dataclass
+class CheckedCells:
+    """The five input columns parsed (Name, RT, Volume, Log P, Anchor) and each row's
+    ``input_problems`` note (None when the row has no problem)."""
+
+    values: pd.DataFrame
+    problems: pd.Series
+
+
+def normalize_name(value: object) -> str | None:
+    """Spec 2.4 Name: NFKC, format characters (Cf) removed, trimmed; None if empty."""
+    if _is_null(value):
+        return None
+    text = unicodedata.normalize("NFKC", value if isinstance(value, str) else str(value))
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf").strip()
+    return text or None
+
+
+def normalize_names(column: pd.Series) -> pd.Series:
+    """normalize_name over a column (computed once per distinct value); object dtype."""
+    codes, uniques = pd.factorize(column.astype(object), use_na_sentinel=True)
+    normalized = np.array([normalize_name(value) for value in uniques] + [None], dtype=object)
+    return pd.Series(normalized[codes], index=column.index, dtype=object)
+
+
+def is_empty(column: pd.Series) -> np.ndarray:
+    """True where a cell is empty: null, or text that is empty after trimming."""
+    if column.dtype != object and not pd.api.types.is_string_dtype(column):
+        return column.isna().to_numpy()
+    kinds = _cell_kinds(column)
+    empty = kinds == _CELL_EMPTY
+    texts = kinds == _CELL_TEXT
+    if texts.any():
+        stripped = pd.Series(column.to_numpy(object)[texts], dtype=object).str.strip()
+        empty[texts] = (stripped == "").to_numpy()
+    return empty
+
+
+def parse_numbers(column: pd.Series, decimal_comma: bool = False) -> ParsedColumn:
+    """Spec 2.4 numbers: finite floats; thousands separators, nan, inf, overflow, booleans,
+    dates and XLSX error cells are invalid. ``decimal_comma`` reads ``1,5`` as 1.5."""
+    size = len(column)
+    values = np.full(size, np.nan)
+    if is_bool_dtype(column.dtype):
+        missing = column.isna().to_numpy()
+        return _parsed(values, missing, ~missing, column)
+    if is_numeric_dtype(column.dtype):
+        values = column.to_numpy(dtype="float64", na_value=np.nan).copy()
+        missing = np.isnan(values)
+        invalid = np.isinf(values)
+        values[invalid] = np.nan
+        return _parsed(values, missing, invalid, column)
+    kinds = _cell_kinds(column)
+    cells = column.to_numpy(object)
+    missing = kinds == _CELL_EMPTY
+    invalid = kinds == _CELL_OTHER
+    numbers = kinds == _CELL_NUMBER
+    values[numbers] = np.asarray(cells[numbers], dtype="float64") if numbers.any() else []
+    texts = kinds == _CELL_TEXT
+    if texts.any():
+        text_values, text_missing, text_invalid = _parse_number_texts(cells[texts], decimal_comma)
+        values[texts], missing[texts], invalid[texts] = text_values, text_missing, text_invalid
+    not_finite = ~missing & ~invalid & ~np.isfinite(values)
+    invalid |= not_finite
+    values[invalid | missing] = np.nan
+    return _parsed(values, missing, invalid, column)
+
+
+def parse_anchors(column: pd.Series) -> ParsedColumn:
+    """Spec 2.4 Anchor: the T/F vocabulary, booleans, and numeric 1/0; values object True/False/None."""
+    size = len(column)
+    values = np.full(size, None, dtype=object)
+    if is_bool_dtype(column.dtype):
+        missing = column.isna().to_numpy()
+        values[~missing] = column[~missing].astype(bool).to_numpy()
+        return _parsed(values, missing, np.zeros(size, bool), column)
+    kinds = _cell_kinds(column)
+    cells = column.to_numpy(object)
+    missing = kinds == _CELL_EMPTY
+    invalid = np.zeros(size, bool)
+    booleans = np.array([isinstance(cell, (bool, np.bool_)) for cell in cells], dtype=bool) \
+        if (kinds == _CELL_OTHER).any() else np.zeros(size, bool)
+    values[booleans] = [bool(cell) for cell in cells[booleans]]
+    invalid |= (kinds == _CELL_OTHER) & ~booleans
+    numbers = kinds == _CELL_NUMBER
+    if numbers.any():
+        numeric = np.asarray(cells[numbers], dtype="float64")
+        number_values = np.full(len(numeric), None, dtype=object)
+        number_values[numeric == 1] = True
+        number_values[numeric == 0] = False
+        values[numbers] = number_values
+        invalid[numbers] = (numeric != 1) & (numeric != 0)
+    texts = kinds == _CELL_TEXT
+    if texts.any():
+        lowered = pd.Series(cells[texts], dtype=object).str.strip().str.lower()
+        text_values = np.full(len(lowered), None, dtype=object)
+        is_true, is_false = lowered.isin(ANCHOR_TRUE).to_numpy(), lowered.isin(ANCHOR_FALSE).to_numpy()
+        text_values[is_true], text_values[is_false] = True, False
+        text_missing = (lowered == "").to_numpy()
+        values[texts] = text_values
+        missing[texts] = text_missing
+        invalid[texts] = ~is_true & ~is_false & ~text_missing
+    return _parsed(values, missing, invalid, column)
+
+
+def check_cells(frame: pd.DataFrame, decimal_comma: bool = False,
+                name_error: Callable[[str], str | None] | None = None) -> CheckedCells:
+    """Apply spec 2.4 to the five input columns of ``frame`` (which also has ``line``) and build
+    each row's spec 2.5 note. ``name_error(name)`` returns the 3.5 detail of a name that does
+    not parse, else None; it is called once per distinct name."""
+    lines = frame["line"].astype("int64")
+    names = normalize_names(frame["Name"])
+    rt = parse_numbers(frame["RT"], decimal_comma)
+    volume = parse_numbers(frame["Volume"], decimal_comma)
+    log_p = parse_numbers(frame["Log P"], decimal_comma)
+    anchor = parse_anchors(frame["Anchor"])
+    notes = [
+        _name_notes(names, name_error),
+        _number_notes("RT", rt, required=True, negative_note="is not positive",
+                      bad_value=rt.values <= 0),
+        _number_notes("Volume", volume, required=False, negative_note="is negative",
+                      bad_value=volume.values < 0),
+        _number_notes("Log P", log_p, required=True),
+        _anchor_notes(anchor),
+    ]
+    problems = _join_notes(lines, notes)
+    values = pd.DataFrame({
+        "Name": names,
+        "RT": rt.values.astype("float64"),
+        "Volume": volume.values.astype("float64"),
+        "Log P": log_p.values.astype("float64"),
+        "Anchor": anchor.values.astype(object),
+    }, index=frame.index)
+    return CheckedCells(values=values, problems=problems)
+
+
+def number_text(value: float) -> str:
+    """A parsed number for messages: ``0``, ``-1.5``, ``2.5e-07`` (integers without ``.0``)."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _is_null(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
+def _cell_kind(value: object) -> int:
+    if isinstance(value, str):
+        return _CELL_TEXT
+    if _is_null(value):
+        return _CELL_EMPTY
+    if isinstance(value, (bool, np.bool_)):
+        return _CELL_OTHER
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return _CELL_EMPTY if np.isnan(value) else _CELL_NUMBER
+    return _CELL_OTHER
+
+
+def _cell_kinds(column: pd.Series) -> np.ndarray:
+    """Kind of every cell: text, number, empty or other (bool, date, ...)."""
+    cells = column.to_numpy(object)
+    inferred = pd.api.types.infer_dtype(cells, skipna=True)
+    kinds = np.full(len(cells), _CELL_TEXT, dtype=np.int8)
+    if inferred == "string":
+        kinds[pd.isna(cells)] = _CELL_EMPTY
+        return kinds
+    if inferred == "empty":
+        kinds[:] = _CELL_EMPTY
+        return kinds
+    return np.fromiter((_cell_kind(cell) for cell in cells), dtype=np.int8, count=len(cells))
+
+
+def _parse_number_texts(texts: np.ndarray, decimal_comma: bool
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    stripped = pd.Series(texts, dtype=object).str.strip()
+    missing = (stripped == "").to_numpy()
+    candidate = stripped.str.replace(UNICODE_MINUS, "-", regex=False)
+    if decimal_comma:
+        candidate = candidate.str.replace(",", ".", regex=False)
+    well_formed = candidate.str.fullmatch(_NUMBER).to_numpy(dtype=bool)
+    values = np.full(len(texts), np.nan)
+    if well_formed.any():
+        values[well_formed] = np.asarray(candidate.to_numpy(object)[well_formed], dtype="float64")
+    return values, missing, ~well_formed & ~missing
+
+
+def _display_texts(column: pd.Series) -> pd.Series:
+    """Trimmed text of each cell as the user wrote it (for 'is not a number' notes)."""
+    cells = column.to_numpy(object)
+    texts = np.array([cell.strip() if isinstance(cell, str) else str(cell) for cell in cells],
+                     dtype=object) if len(cells) else np.array([], dtype=object)
+    return pd.Series(texts, index=column.index, dtype=object)
+
+
+def _parsed(values: np.ndarray, missing: np.ndarray, invalid: np.ndarray,
+            column: pd.Series) -> ParsedColumn:
+    invalid = np.asarray(invalid, dtype=bool)
+    subset = column[invalid]
+    text = pd.Series(None, index=column.index, dtype=object)
+    if len(subset):
+        text[invalid] = _display_texts(subset).to_numpy()
+    return ParsedColumn(values=pd.Series(values, index=column.index),
+                        missing=np.asarray(missing, dtype=bool), invalid=invalid, text=text)
+
+
+def _empty_notes(size: int) -> np.ndarray:
+    return np.full(size, None, dtype=object)
+
+
+def _name_notes(names: pd.Series, name_error: Callable[[str], str | None] | None) -> np.ndarray:
+    notes = _empty_notes(len(names))
+    notes[names.isna().to_numpy()] = "Name: empty"
+    codes, uniques = pd.factorize(names)
+    unique_notes = []
+    for name in uniques:
+        if len(name) > NAME_MAX_LENGTH:
+            unique_notes.append(f"Name: longer than {NAME_MAX_LENGTH} characters")
+        else:
+            detail = name_error(name) if name_error else None
+            unique_notes.append(f"Name: '{name}' cannot be parsed: {detail}" if detail else None)
+    present = codes >= 0
+    notes[present] = np.array(unique_notes + [None], dtype=object)[codes[present]]
+    return notes
+
+
+def _number_notes(column_name: str, parsed: ParsedColumn, required: bool,
+                  negative_note: str | None = None, bad_value: np.ndarray | None = None
+                  ) -> np.ndarray:
+    notes = _empty_notes(len(parsed.missing))
+    if required:
+        notes[parsed.missing] = f"{column_name}: missing"
+    if parsed.invalid.any():
+        texts = parsed.text[parsed.invalid]
+        notes[parsed.invalid] = (f"{column_name}: '" + texts + "' is not a number").to_numpy()
+    if negative_note is not None:
+        out_of_range = np.asarray(bad_value, dtype=bool) & ~parsed.missing & ~parsed.invalid
+        notes[out_of_range] = [f"{column_name}: {number_text(value)} {negative_note}"
+                               for value in parsed.values[out_of_range]]
+    return notes
+
+
+def _anchor_notes(parsed: ParsedColumn) -> np.ndarray:
+    notes = _empty_notes(len(parsed.missing))
+    notes[parsed.missing] = "Anchor: missing"
+    if parsed.invalid.any():
+        texts = parsed.text[parsed.invalid]
+        notes[parsed.invalid] = ("Anchor: '" + texts + f"' is not one of {ANCHOR_CHOICES}").to_numpy()
+    return notes
+
+
+def _join_notes(lines: pd.Series, notes: list[np.ndarray]) -> pd.Series:
+    """Prefix every note with its line and join a row's notes with '; ' (column order)."""
+    stacked = np.vstack(notes)
+    has_problem = pd.notna(stacked).any(axis=0)
+    problems = np.full(len(lines), None, dtype=object)
+    if has_problem.any():
+        prefix = ("line " + lines[has_problem].astype(str) + ", ").to_numpy(dtype=object)
+        joined = np.full(int(has_problem.sum()), "", dtype=object)
+        for column_notes in stacked[:, has_problem]:
+            present = pd.notna(column_notes)
+            separator = np.where(present & (joined != ""), "; ", "")
+            texts = np.where(present, column_notes, "").astype(object)
+            joined = joined + separator + np.where(present, prefix + texts, "")
+        problems[has_problem] = joined
+    return pd.Series(problems, index=lines.index, dtype=object)

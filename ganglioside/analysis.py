@@ -94,12 +94,16 @@ def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
     for part in parts:
         for column in part.columns:
             values = part[column].reindex(rows.index)
-            out[column] = values.fillna(False).astype(bool) if column in BOOLEAN_COLUMNS else values
+            if column in BOOLEAN_COLUMNS:
+                values = values.fillna(False).astype(bool)
+            elif pd.api.types.is_string_dtype(values.dtype):
+                values = values.astype(object).where(values.notna(), None)
+            out[column] = values
     invalid = ~rows["_eligible"]
     derived = [c for c in DERIVED_COLUMNS if c in out.columns and c not in BOOLEAN_COLUMNS]
     out.loc[invalid, derived] = None
     out["status"] = final_status(out, params)
-    out["reasons"] = reasons(out)
+    out["reasons"] = pd.Series(reasons(out), index=out.index, dtype=object)
     return out
 
 

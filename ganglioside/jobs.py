@@ -226,11 +226,15 @@ class BackgroundWorker:
         with self._wake:
             self._wake.notify()
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop claiming runs; running jobs go back to the queue at their next progress step."""
+    def request_stop(self) -> None:
+        """Ask the threads to stop without waiting (safe from a signal handler)."""
         self._stopping.set()
         with self._wake:
             self._wake.notify_all()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop claiming runs; running jobs go back to the queue at their next progress step."""
+        self.request_stop()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -255,7 +259,9 @@ class BackgroundWorker:
         claim = self.store.claim_next(worker=worker_name())
         if claim is None:
             return False
-        execute_claim(self.store, claim, self.analyze, self.heartbeat_interval, self._stopping)
+        status = execute_claim(self.store, claim, self.analyze, self.heartbeat_interval,
+                               self._stopping)
+        log.info("run %s (attempt %d): %s", claim.run_id, claim.attempt, status or "taken over")
         return True
 
     def _work_loop(self) -> None:

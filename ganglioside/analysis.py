@@ -23,9 +23,11 @@ from .preprocess import preprocess
 from .reader import InputTable, table_from_frame
 from .result import AnalysisResult, AnalysisWarning
 from .rule1_regression import run_rule1
+from .rule1_pooled import V2_RULE1_COLUMNS, judge_v2, with_fragment_confidence
 from .status import final_status, reasons, summarize
 
-ALGORITHM_VERSION = "1.0"
+ALGORITHM_VERSION = "2.0"
+"""The newest algorithm, the default; ``AnalysisParams(algorithm_version="1.0")`` gives 1.0."""
 Progress = Callable[[float, str, str], None]
 
 DERIVED_COLUMNS = [
@@ -37,6 +39,10 @@ DERIVED_COLUMNS = [
     "rule5_heads_event_id", "rule5_parent_row_id", "rule5_rt_diff", "status", "reasons",
 ]
 """Rows-table columns after the input and extra columns and ``input_problems`` (spec 13.1)."""
+_SERIES_AT = DERIVED_COLUMNS.index("rule1_series_offset") + 1
+DERIVED_COLUMNS_V2 = [*DERIVED_COLUMNS[:_SERIES_AT], *V2_RULE1_COLUMNS,
+                      *DERIVED_COLUMNS[_SERIES_AT:], "confidence"]
+"""Algorithm 2.0 adds which model judged a row, its isomer line, and a calibrated confidence."""
 BOOLEAN_COLUMNS = ("anchor_disagrees", "can_have_isomers", "isomer_peaks")
 
 
@@ -64,6 +70,10 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
     rule1, groups, rule1_warnings = run_rule1(
         eligible, params, lambda prefix, i, count: report(
             0.25 + 0.25 * i / count, "rule1", f"Rule 1: {prefix} ({i}/{count})"))
+    levels = pd.DataFrame()
+    if params.algorithm_version == "2.0":
+        rule1, groups, levels, rule1_warnings = judge_v2(
+            eligible, pre.modifier_counts, rule1, groups, rule1_warnings, params)
     report(0.50, "rules2-3", "Running Rules 2-3…")
     rules23 = run_rules_2_3(eligible)
     report(0.70, "rule4", "Running Rule 4…")
@@ -72,15 +82,18 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
     rule5, events = run_rule5(eligible, pre.modifier_counts, params)
 
     report(0.95, "save", "Saving results…")
+    if params.algorithm_version == "2.0":
+        rule1 = with_fragment_confidence(rule1, rule5, params)
     out = _assemble_rows(rows, [rule1, rules23, rule4, rule5], params)
     warnings = [*pre.warnings, *rule1_warnings, *_anchor_fragment_warning(out)]
     result = AnalysisResult(
-        rows=out[_output_columns(rows)].reset_index(drop=True),
+        rows=out[_output_columns(rows, params)].reset_index(drop=True),
         groups=groups, oac_pairs=oac_pairs, fragment_events=events,
         summary=summarize(out, groups, oac_pairs, events, isomer_summary(rules23, eligible),
                           params),
         warnings=warnings, parameters=params,
-        provenance=_provenance(table, started))
+        provenance=_provenance(table, started, params),
+        model_levels=levels)
     if save is not None:
         save(result)
     report(1.0, "complete", "Analysis complete")
@@ -100,17 +113,17 @@ def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
                 values = values.astype(object).where(values.notna(), None)
             out[column] = values
     invalid = ~rows["_eligible"]
-    derived = [c for c in DERIVED_COLUMNS if c in out.columns and c not in BOOLEAN_COLUMNS]
+    derived = [c for c in DERIVED_COLUMNS_V2 if c in out.columns and c not in BOOLEAN_COLUMNS]
     out.loc[invalid, derived] = None
     out["status"] = final_status(out, params)
     out["reasons"] = pd.Series(reasons(out), index=out.index, dtype=object)
     return out
 
 
-def _output_columns(rows: pd.DataFrame) -> list[str]:
+def _output_columns(rows: pd.DataFrame, params: AnalysisParams) -> list[str]:
     leading = [c for c in rows.columns
                if not c.startswith("_") and c not in DERIVED_COLUMNS]
-    return leading + DERIVED_COLUMNS
+    return leading + (DERIVED_COLUMNS_V2 if params.algorithm_version == "2.0" else DERIVED_COLUMNS)
 
 
 def _anchor_fragment_warning(rows: pd.DataFrame) -> list[AnalysisWarning]:
@@ -125,7 +138,7 @@ def _anchor_fragment_warning(rows: pd.DataFrame) -> list[AnalysisWarning]:
         tuple(ids))]
 
 
-def _provenance(table: InputTable, started: str) -> dict:
+def _provenance(table: InputTable, started: str, params: AnalysisParams) -> dict:
     source = table.source
     return {
         "input_file_name": source.file_name,
@@ -133,7 +146,7 @@ def _provenance(table: InputTable, started: str) -> dict:
         "input_format": source.format,
         "input_rows": len(table.frame),
         "blank_rows_ignored": source.blank_rows_ignored,
-        "algorithm_version": ALGORITHM_VERSION,
+        "algorithm_version": params.algorithm_version,
         "library_versions": library_versions(),
         "started_at": started,
         "finished_at": _utc_now(),

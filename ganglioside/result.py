@@ -48,6 +48,10 @@ class AnalysisResult:
     warnings: list[AnalysisWarning] = field(default_factory=list)
     parameters: AnalysisParams = field(default_factory=AnalysisParams)
     provenance: dict[str, Any] = field(default_factory=dict)
+    model_levels: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Algorithm 2.0: honest cross-validated n, R² and RMSE of each Rule 1 judging level."""
+    chemistry_checks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Algorithm 2.0: chemistry checks reported beside the verdicts (they change no status)."""
 
     @property
     def algorithm_version(self) -> str:

@@ -1,4 +1,7 @@
-"""Acceptance numbers of spec 16 on the real 323-row sample, and the worked example of spec 15."""
+"""Acceptance numbers of spec 16 on the real 323-row sample, and the worked example of spec 15.
+
+Both are contracts of algorithm 1.0, which stays reproducible with ``algorithm_version="1.0"``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import pandas as pd
 import pytest
 
 from ganglioside import AnalysisParams, analyze, read_table
+
+V1 = AnalysisParams(algorithm_version="1.0")
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -40,7 +45,7 @@ FITS = {  # spec 16.1 and 16.2
 
 @pytest.fixture(scope="module")
 def sample():
-    return analyze(read_table(DATA / "testwork_user.csv"))
+    return analyze(read_table(DATA / "testwork_user.csv"), V1)
 
 
 @pytest.mark.parametrize("prefix", sorted(FITS))
@@ -123,7 +128,7 @@ def test_whole_run_counts(sample):
 
 def test_fragment_status_off():
     result = analyze(read_table(DATA / "testwork_user.csv"),
-                     AnalysisParams(apply_fragment_status=False))
+                     AnalysisParams(apply_fragment_status=False, algorithm_version="1.0"))
     s = result.summary
     assert [s[k] for k in ("valid", "outlier", "fragment", "unverified", "invalid")] == \
         [89, 69, 0, 165, 0]
@@ -133,7 +138,7 @@ def test_fragment_status_off():
 
 def test_worked_example_spec_15():
     progress = []
-    result = analyze(read_table(DATA / "testwork_small.csv"),
+    result = analyze(read_table(DATA / "testwork_small.csv"), V1,
                      progress=lambda f, step, msg: progress.append((round(f, 4), step, msg)))
     rows = result.rows
     assert list(rows["status"]) == ["valid", "unverified", "unverified", "valid", "valid"]

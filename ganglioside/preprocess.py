@@ -133,7 +133,7 @@ def _lines_text(rows: pd.DataFrame) -> str:
 
 
 def _row_ids(rows: pd.DataFrame) -> tuple[int, ...]:
-    return tuple(int(row_id) for row_id in rows["row_id"])
+    return tuple(rows["row_id"].tolist())
 
 
 def _invalid_rows_warning(rows: pd.DataFrame) -> list[AnalysisWarning]:

@@ -71,8 +71,7 @@ def is_empty(column: pd.Series) -> np.ndarray:
     empty = kinds == _CELL_EMPTY
     texts = kinds == _CELL_TEXT
     if texts.any():
-        stripped = pd.Series(column.to_numpy(object)[texts], dtype=object).str.strip()
-        empty[texts] = (stripped == "").to_numpy()
+        empty[texts] = (_text_series(column.to_numpy(object)[texts]).str.strip() == "").to_numpy()
     return empty
 
 
@@ -132,7 +131,7 @@ def parse_anchors(column: pd.Series) -> ParsedColumn:
         invalid[numbers] = (numeric != 1) & (numeric != 0)
     texts = kinds == _CELL_TEXT
     if texts.any():
-        lowered = pd.Series(cells[texts], dtype=object).str.strip().str.lower()
+        lowered = _text_series(cells[texts]).str.strip().str.lower()
         text_values = np.full(len(lowered), None, dtype=object)
         is_true, is_false = lowered.isin(ANCHOR_TRUE).to_numpy(), lowered.isin(ANCHOR_FALSE).to_numpy()
         text_values[is_true], text_values[is_false] = True, False
@@ -187,6 +186,11 @@ def _is_null(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
+def _text_series(texts: np.ndarray) -> pd.Series:
+    """Text cells as a pandas ``str`` Series, whose string methods are vectorised."""
+    return pd.Series(texts, dtype="str")
+
+
 def _cell_kind(value: object) -> int:
     if isinstance(value, str):
         return _CELL_TEXT
@@ -215,7 +219,7 @@ def _cell_kinds(column: pd.Series) -> np.ndarray:
 
 def _parse_number_texts(texts: np.ndarray, decimal_comma: bool
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    stripped = pd.Series(texts, dtype=object).str.strip()
+    stripped = _text_series(texts).str.strip()
     missing = (stripped == "").to_numpy()
     candidate = stripped.str.replace(UNICODE_MINUS, "-", regex=False)
     if decimal_comma:

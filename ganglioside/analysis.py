@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .chemistry import chemistry_warnings, run_checks
 from .formatting import first_items
 from .fragments import run_rule5
 from .isomers import isomer_summary, run_rules_2_3
@@ -86,6 +87,10 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
         rule1 = with_fragment_confidence(rule1, rule5, params)
     out = _assemble_rows(rows, [rule1, rules23, rule4, rule5], params)
     warnings = [*pre.warnings, *rule1_warnings, *_anchor_fragment_warning(out)]
+    checks = pd.DataFrame()
+    if params.algorithm_version == "2.0":
+        checks = run_checks(out, groups, params.rt_tolerance)
+        warnings.extend(chemistry_warnings(checks))
     result = AnalysisResult(
         rows=out[_output_columns(rows, params)].reset_index(drop=True),
         groups=groups, oac_pairs=oac_pairs, fragment_events=events,
@@ -93,7 +98,7 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
                           params),
         warnings=warnings, parameters=params,
         provenance=_provenance(table, started, params),
-        model_levels=levels)
+        model_levels=levels, chemistry_checks=checks)
     if save is not None:
         save(result)
     report(1.0, "complete", "Analysis complete")

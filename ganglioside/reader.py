@@ -194,9 +194,19 @@ def _raw_table(records: list[list], lines: np.ndarray, file_name: str | None) ->
     if header_index is None:
         raise InputError(["file is empty"], file_name)
     header = ["" if cell is None else str(cell) for cell in records[header_index]]
-    data = records[header_index + 1:]
+    data = _padded(records[header_index + 1:])
     cells = pd.DataFrame(data, dtype=object) if data else pd.DataFrame(index=range(0))
     return _RawTable(header, cells, np.asarray(lines[header_index + 1:], dtype="int64"))
+
+
+def _padded(records: list[list]) -> list[list]:
+    """Records of equal length: short ones get empty (None) cells at the end."""
+    lengths = set(map(len, records))
+    if len(lengths) <= 1:
+        return records
+    width = max(lengths)
+    return [record if len(record) == width else [*record, *[None] * (width - len(record))]
+            for record in records]
 
 
 def _record_start_lines(text: str, delimiter: str) -> np.ndarray:

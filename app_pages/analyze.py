@@ -1,0 +1,270 @@
+"""Analyze (landing page): choose a table, see what the checker will read, set the parameters,
+run the analysis as a background job and watch its progress (``?run=ID`` in the URL)."""
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+import ui_helpers as ui
+from ganglioside.demo import make_demo_table
+from ganglioside.errors import InputError, ParameterError
+from ganglioside.params import ALGORITHM_VERSIONS, PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
+from ganglioside.preprocess import preprocess
+from ganglioside.reader import list_sheets, read_table
+from ganglioside.store import DuplicateRunError
+
+DEMO_ROWS = 300
+DEMO_FILE_NAME = "demo_gangliosides.csv"
+PREVIEW_ROWS = 20
+SOURCE_KEY = "analyze_source"            # the demo table, when chosen after any upload
+PARAMS_FROM_KEY = "analyze_params_from"  # which run (or "defaults") filled the parameter widgets
+
+
+@dataclass(frozen=True)
+class Source:
+    """The table to analyse: an upload, the demo data, or the stored input of a run."""
+
+    file_name: str
+    data: bytes
+    run_id: str | None = None     # set for the stored input of a run ("Run again")
+    sheet: str | None = None      # fixed sheet of a stored run
+
+
+@st.cache_data(max_entries=4, show_spinner="Checking the table…")
+def inspect_table(data: bytes, file_name: str, sheet: str | None) -> dict:
+    """What the checker will read from this file; raises InputError for an unusable table."""
+    table = read_table(data, file_name, sheet)
+    rows = preprocess(table).rows
+    problems = rows.loc[rows["input_problems"].notna(), ["line", "Name", "input_problems"]]
+    return {
+        "rows": len(rows),
+        "anchors": int((rows["_eligible"] & rows["Anchor"].eq(True)).sum()),
+        "extra_columns": list(table.extra_columns),
+        "preview": table.frame.head(PREVIEW_ROWS).astype("string"),
+        "problems": problems.rename(columns={"line": "Line", "input_problems": "Problem"}),
+        "notes": [w.message for w in table.warnings],
+    }
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def demo_csv() -> bytes:
+    """The demo table as CSV bytes, so it takes exactly the path of an uploaded file."""
+    return make_demo_table(DEMO_ROWS, seed=0).to_csv(index=False).encode("utf-8")
+
+
+def use_demo() -> None:
+    st.session_state[SOURCE_KEY] = Source(DEMO_FILE_NAME, demo_csv())
+
+
+def forget_demo() -> None:
+    st.session_state.pop(SOURCE_KEY, None)
+
+
+def chosen_source(shown_run) -> Source | None:
+    """The demo (if chosen after the last upload), else the upload, else the shown run's input."""
+    if st.session_state.get(SOURCE_KEY) is not None:
+        return st.session_state[SOURCE_KEY]
+    upload = st.session_state.get("analyze_upload")
+    if upload is not None:
+        return Source(upload.name, upload.getvalue())
+    if shown_run is not None:
+        return Source(shown_run.file_name, ui.run_store().load_input(shown_run.id),
+                      run_id=shown_run.id, sheet=shown_run.sheet)
+    return None
+
+
+def pick_sheet(source: Source) -> str | None:
+    """Sheet picker for workbooks (fixed to the stored sheet when re-running a run)."""
+    try:
+        sheets = list_sheets(source.data)
+    except InputError:
+        return None  # reported by the inspection below
+    if not sheets:
+        return None
+    if source.run_id is not None:
+        st.selectbox("Worksheet", [source.sheet or sheets[0]], key="analyze_sheet",
+                     disabled=True, help="A run again uses the sheet of the original run.")
+        return source.sheet
+    return st.selectbox("Worksheet", sheets, key="analyze_sheet",
+                        help="The table is read from this sheet (header in its first row).")
+
+
+def show_input_error(error: InputError) -> None:
+    st.error(f"Cannot use {ui.plain(error.file_name or 'this table')}: "
+             + "".join(f"  \n• {ui.plain(problem)}" for problem in error.problems))
+
+
+def show_inspection(source: Source, sheet: str | None) -> bool:
+    """Preview, detected columns, anchors and row problems; False if the table is unusable."""
+    try:
+        info = inspect_table(source.data, source.file_name, sheet)
+    except InputError as error:
+        show_input_error(error)
+        return False
+    cards = st.columns(4)
+    cards[0].metric("Rows", f"{info['rows']:,}", border=True)
+    cards[1].metric("Anchors", f"{info['anchors']:,}", border=True,
+                    help="Usable rows marked as trusted identifications; they train Rule 1.")
+    cards[2].metric("Rows with problems", f"{len(info['problems']):,}", border=True,
+                    help="These rows will be reported as invalid; the others are checked.")
+    cards[3].metric("Extra columns", len(info["extra_columns"]), border=True,
+                    help="Carried through to the results unchanged.")
+    extras = ", ".join(info["extra_columns"]) or "none"
+    st.caption("Columns used: Name, RT, Volume, Log P, Anchor. Carried along: "
+               + ui.plain(extras))
+    for note in info["notes"]:
+        st.info(ui.plain(note), icon=":material/info:")
+    if info["anchors"] == 0:
+        st.warning("No usable row is marked as an anchor, so Rule 1 cannot verify anything: "
+                   "every peak would be unverified.")
+    st.dataframe(info["preview"], hide_index=True, width="stretch", height=280,
+                 key="analyze_preview")
+    st.caption(f"First {min(PREVIEW_ROWS, info['rows'])} of {info['rows']:,} rows, as read.")
+    if len(info["problems"]):
+        st.warning(f"{len(info['problems']):,} rows have problems and will be marked invalid; "
+                   "the run still checks every other row.", icon=":material/rule:")
+        st.dataframe(info["problems"], hide_index=True, width="stretch",
+                     height=min(36 + 35 * len(info["problems"]), 250), key="analyze_problems")
+    return True
+
+
+def parameter_key(name: str) -> str:
+    return f"analyze_param_{name}"
+
+
+def fill_parameters(params: AnalysisParams, origin: str) -> None:
+    """Put these values in the parameter widgets (defaults, or a run's own for "Run again")."""
+    for spec in PARAMETER_SPECS:
+        st.session_state[parameter_key(spec.name)] = getattr(params, spec.name)
+    st.session_state["analyze_sample_type"] = params.sample_type
+    st.session_state[parameter_key("algorithm_version")] = params.algorithm_version
+    st.session_state[PARAMS_FROM_KEY] = origin
+
+
+def parameter_inputs() -> dict:
+    """One input per parameter, generated from PARAMETER_SPECS (range, step, help)."""
+    values = {}
+    for spec in PARAMETER_SPECS:
+        key = parameter_key(spec.name)
+        label = spec.name + (f" ({spec.unit})" if spec.unit else "")
+        if spec.kind is bool:
+            values[spec.name] = st.toggle(label, key=key, help=spec.help)
+            continue
+        default = getattr(AnalysisParams(), spec.name)
+        help_text = (f"{spec.help}  \nDefault {default:g}; allowed {spec.minimum:g} – "
+                     f"{spec.maximum:g}.")
+        if spec.kind is int:
+            values[spec.name] = st.number_input(label, int(spec.minimum), int(spec.maximum),
+                                                step=1, key=key, help=help_text)
+        else:
+            values[spec.name] = st.number_input(label, float(spec.minimum), float(spec.maximum),
+                                                step=0.01 if spec.maximum < 1.5 else 0.1,
+                                                format="%.3f", key=key, help=help_text)
+    values["algorithm_version"] = st.selectbox(
+        "algorithm_version", ALGORITHM_VERSIONS, key=parameter_key("algorithm_version"),
+        format_func=lambda v: f"{v} (newest)" if v == ALGORITHM_VERSIONS[0] else v,
+        help="The newest algorithm is the default; older versions stay available so earlier "
+             "results can be reproduced exactly. See Method.")
+    return values
+
+
+def run_settings(source: Source | None, shown_run) -> AnalysisParams | None:
+    """Run name, sample type and advanced parameters; None (after an error) if invalid."""
+    origin = source.run_id if source and source.run_id else "defaults"
+    if st.session_state.get(PARAMS_FROM_KEY) != origin or \
+            parameter_key(PARAMETER_SPECS[0].name) not in st.session_state:
+        fill_parameters(AnalysisParams.from_dict(shown_run.parameters)
+                        if origin != "defaults" else AnalysisParams(), origin)
+    st.text_input("Run name", key="analyze_run_name", max_chars=120,
+                  placeholder=source.file_name if source else "defaults to the file name",
+                  help="Shown in History; defaults to the file name.")
+    st.selectbox("Sample type", SAMPLE_TYPES, key="analyze_sample_type",
+                 help="Recorded with the run; it does not change the analysis.")
+    with st.expander("Advanced settings", icon=":material/tune:"):
+        values = parameter_inputs()
+        st.button("Reset to defaults", key="analyze_reset", icon=":material/restart_alt:",
+                  on_click=fill_parameters, args=(AnalysisParams(), "defaults"))
+    try:
+        return AnalysisParams(**values,
+                              sample_type=st.session_state["analyze_sample_type"]).validate()
+    except ParameterError as error:
+        st.error(ui.plain(str(error)))
+        return None
+
+
+def submit_run(source: Source, sheet: str | None, params: AnalysisParams) -> None:
+    """Queue the run (refused if the same one is already running), start it, show it."""
+    store = ui.run_store()
+    name = st.session_state.get("analyze_run_name", "").strip() or None
+    user = st.session_state.get(ui.USER_KEY, "").strip() or None
+    try:
+        if source.run_id is not None:
+            run_id = store.rerun(source.run_id, params, name=name, user=user)
+        else:
+            run_id = store.create_run(source.data, source.file_name, params, name=name,
+                                      user=user, sheet=sheet)
+    except DuplicateRunError as error:
+        st.warning(ui.plain(str(error)), icon=":material/content_copy:")
+        st.query_params[ui.RUN_QUERY_PARAM] = error.existing_run_id
+        return
+    ui.submit(run_id)
+    st.query_params[ui.RUN_QUERY_PARAM] = run_id
+
+
+def show_run(run_id: str) -> None:
+    record = ui.find_run(run_id)
+    if record is None:
+        return
+    st.subheader(f"{ui.STATUS_ICONS.get(record.status, '')} {ui.plain(record.name)}")
+    ui.show_run_state(record, cancel_key="analyze_cancel", on_complete=ui.RESULTS_PAGE)
+    if record.status == "completed":
+        st.page_link(ui.RESULTS_PAGE, label="Open the results", icon=":material/insights:",
+                     query_params={ui.RUN_QUERY_PARAM: record.id})
+
+
+st.title("Analyze a peak table")
+st.caption("Upload annotated LC-MS/MS peaks of gangliosides (CSV or Excel with Name, RT, Volume, "
+           "Log P, Anchor). The checker tests every annotation against retention time and "
+           "chemistry; see Method for the rules.")
+
+run_in_url = st.query_params.get(ui.RUN_QUERY_PARAM)
+shown_run = None
+if run_in_url:
+    try:
+        shown_run = ui.run_store().get_run(run_in_url)
+    except LookupError:
+        shown_run = None  # reported in the run panel
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("1 · Data")
+    upload_column, demo_column = st.columns([3, 1], vertical_alignment="center")
+    upload_column.file_uploader("Peak table", type=["csv", "xlsx"], key="analyze_upload",
+                                on_change=forget_demo,
+                                help="CSV (comma, semicolon or tab separated) or Excel .xlsx.")
+    demo_column.button("Try the demo data", key="analyze_demo", icon=":material/experiment:",
+                       on_click=use_demo, width="stretch",
+                       help=f"A generated table of {DEMO_ROWS} peaks with known answers.")
+    source = chosen_source(shown_run)
+    sheet = None
+    usable = False
+    if source is None:
+        st.info("Upload a table or try the demo data to begin.", icon=":material/upload_file:")
+    else:
+        origin = "stored input of this run" if source.run_id else "selected"
+        st.caption(f"File {origin}: **{ui.plain(source.file_name)}** "
+                   f"({len(source.data) / 1024:,.1f} kB)")
+        sheet = pick_sheet(source)
+        usable = show_inspection(source, sheet)
+
+with right:
+    st.subheader("2 · Run")
+    params = run_settings(source, shown_run)
+    label = "Run again with these settings" if source and source.run_id else "Run analysis"
+    if st.button(label, key="analyze_run", type="primary", icon=":material/play_arrow:",
+                 disabled=not (usable and params), width="stretch"):
+        submit_run(source, sheet, params)
+    run_id = st.query_params.get(ui.RUN_QUERY_PARAM)
+    if run_id:
+        with st.container(border=True, key="analyze_status"):
+            show_run(run_id)

@@ -1,0 +1,88 @@
+"""AppTest fixtures: the app through its entry point, a temp run store per test and the
+synchronous executor (GANGLIOSIDE_EXECUTOR=sync), so a submitted run is finished when the
+script run that submitted it ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from ganglioside.jobs import SynchronousExecutor
+from ganglioside.params import AnalysisParams
+from ganglioside.store import RunStore
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+APP = REPO / "app.py"
+TIMEOUT = 60
+
+
+@pytest.fixture(autouse=True)
+def isolated_store(tmp_path, monkeypatch):
+    """Every test gets its own database and empty Streamlit caches."""
+    db = tmp_path / "runs.db"
+    monkeypatch.setenv("GANGLIOSIDE_DB", str(db))
+    monkeypatch.setenv("GANGLIOSIDE_EXECUTOR", "sync")
+    monkeypatch.delenv("GANGLIOSIDE_RETENTION_DAYS", raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield db
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def store(isolated_store) -> RunStore:
+    return RunStore(isolated_store)
+
+
+@pytest.fixture
+def app() -> AppTest:
+    """The app on its landing page (Analyze)."""
+    return AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+
+
+def sample_bytes(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def completed_run(store: RunStore, file_name: str = "testwork_user.csv",
+                  params: AnalysisParams = AnalysisParams(), **options) -> str:
+    """A run of a sample file, executed to its end through the real job function."""
+    run_id = store.create_run(sample_bytes(file_name), file_name, params, **options)
+    SynchronousExecutor(store).submit(run_id)
+    return run_id
+
+
+def open_page(app: AppTest, page: str, run_id: str | None = None) -> AppTest:
+    """Switch to app_pages/<page>.py (optionally with ?run=ID) and run it."""
+    if run_id is not None:
+        app.query_params["run"] = run_id
+    return app.switch_page(f"app_pages/{page}.py").run()
+
+
+def by_key(elements, key: str):
+    """The element of a list with this widget/element key (AssertionError if absent)."""
+    found = [e for e in elements if getattr(e, "key", None) == key]
+    assert found, f"no element with key {key!r}; keys: {[getattr(e, 'key', None) for e in elements]}"
+    return found[0]
+
+
+def table_with(app: AppTest, *columns: str):
+    """The value of the first st.dataframe having all these columns (display-only tables carry
+    no key in AppTest)."""
+    for frame in app.dataframe:
+        if set(columns) <= set(frame.value.columns):
+            return frame.value
+    raise AssertionError(f"no table with columns {columns}")
+
+
+def no_exception(app: AppTest) -> None:
+    assert not app.exception, [e.value for e in app.exception]
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)

@@ -1,0 +1,252 @@
+"""Streamlit glue shared by the pages: the run store and its executor, cached results, the live
+progress panel, and safe display of text that came from an uploaded file.
+
+Everything scientific lives in ``ganglioside``; this module only connects it to Streamlit.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterable
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ganglioside.jobs import BackgroundWorker, SynchronousExecutor
+from ganglioside.result import AnalysisResult
+from ganglioside.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
+
+# Page files, for st.switch_page / st.page_link (paths relative to app.py).
+ANALYZE_PAGE = "app_pages/analyze.py"
+RESULTS_PAGE = "app_pages/results.py"
+HISTORY_PAGE = "app_pages/history.py"
+METHOD_PAGE = "app_pages/method.py"
+
+EXECUTOR_ENV_VAR = "GANGLIOSIDE_EXECUTOR"   # "background" (default) or "sync" (tests, scripts)
+RUN_QUERY_PARAM = "run"
+CURRENT_RUN_KEY = "current_run_id"
+USER_KEY = "sidebar_user_name"
+PROGRESS_POLL_SECONDS = 1.0
+
+STATUS_ICONS = {"pending": "⏳", "processing": "⚙️", "completed": "✅", "failed": "❌",
+                "cancelled": "⏹️"}
+STATUS_ORDER = ("valid", "outlier", "fragment", "unverified", "invalid")   # final statuses
+RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
+    "Any": None,
+    "Rule 1: outlier": lambda rows: rows["rule1_status"].eq("outlier"),
+    "Rule 1: unverified": lambda rows: rows["rule1_status"].eq("unverified"),
+    "Rule 1: anchor disagrees": lambda rows: rows["anchor_disagrees"].eq(True),
+    "Rule 1: recurring series": lambda rows: rows["rule1_series_offset"].notna(),
+    "Rules 2-3: isomer peaks": lambda rows: rows["isomer_peaks"].eq(True),
+    "Rule 4: inconsistent": lambda rows: rows["rule4_verdict"].eq("inconsistent"),
+    "Rule 4: not verifiable": lambda rows: rows["rule4_verdict"].eq("not verifiable"),
+    "Rule 5: fragment": lambda rows: rows["rule5_role"].eq("fragment"),
+    "Rule 5: heads an event": lambda rows: rows["rule5_heads_event_id"].notna(),
+    "Input problem": lambda rows: rows["input_problems"].notna(),
+}
+
+
+# ---- run store and executor ---------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def _runner(db_path: str, mode: str) -> tuple[RunStore, BackgroundWorker | SynchronousExecutor]:
+    store = RunStore(db_path or None)
+    if mode == "sync":
+        return store, SynchronousExecutor(store)
+    return store, BackgroundWorker(store).start()
+
+
+def runner() -> tuple[RunStore, BackgroundWorker | SynchronousExecutor]:
+    """The run store and the executor of this server process (created once per database)."""
+    mode = os.environ.get(EXECUTOR_ENV_VAR, "background").strip().lower()
+    return _runner(os.environ.get(DB_ENV_VAR, ""), mode)
+
+
+def run_store() -> RunStore:
+    """The shared run store."""
+    return runner()[0]
+
+
+def submit(run_id: str) -> None:
+    """Hand a pending run to the executor and make it the current run of this session."""
+    runner()[1].submit(run_id)
+    remember_run(run_id)
+
+
+def remember_run(run_id: str) -> None:
+    """Make ``run_id`` the session's current run (sidebar link, default of the Results page)."""
+    st.session_state[CURRENT_RUN_KEY] = run_id
+
+
+def selected_run_id() -> str | None:
+    """The run named by ``?run=ID`` in the URL, else the session's current run."""
+    return st.query_params.get(RUN_QUERY_PARAM) or st.session_state.get(CURRENT_RUN_KEY)
+
+
+def peek_run(run_id: str | None) -> RunRecord | None:
+    """The stored run, or None (silently) for no id or an unknown one."""
+    try:
+        return run_store().get_run(run_id) if run_id else None
+    except RunNotFoundError:
+        return None
+
+
+def find_run(run_id: str) -> RunRecord | None:
+    """The stored run, or None after showing an error for an unknown id."""
+    try:
+        return run_store().get_run(run_id)
+    except RunNotFoundError as error:
+        st.error(plain(str(error)) + " It may have been deleted or cleaned up; see History.")
+        return None
+
+
+@st.cache_data(max_entries=16, show_spinner="Loading results…")
+def _load_result(db_path: str, run_id: str) -> AnalysisResult:
+    result = RunStore(db_path or None).load_result(run_id)
+    if result is None:  # not cached: raising keeps a missing result out of the cache
+        raise RunNotFoundError(run_id)
+    return result
+
+
+def load_result(run_id: str) -> AnalysisResult | None:
+    """The result of a completed run, read from the store once per run and then cached."""
+    try:
+        return _load_result(os.environ.get(DB_ENV_VAR, ""), run_id)
+    except RunNotFoundError:
+        return None
+
+
+# ---- live progress --------------------------------------------------------------------------------
+
+def show_run_state(record: RunRecord, *, cancel_key: str, on_complete: str | None = None) -> None:
+    """Progress of an active run (live, with Cancel), or the final state of a finished one.
+
+    ``on_complete``: page to switch to (with ``?run=ID``) when a run watched live completes.
+    """
+    if record.is_active:
+        _live_progress(record.id, cancel_key, on_complete)
+    elif record.status == "failed":
+        st.error("The analysis failed: " + plain(record.error or "no reason was recorded."))
+    elif record.status == "cancelled":
+        st.warning("This analysis was cancelled before it finished; no results were kept.")
+    else:
+        summary = record.summary or {}
+        st.success(f"Analysis complete: {summary.get('total_rows', '?')} rows checked in "
+                   f"{format_duration(record.duration_seconds)}.")
+
+
+@st.fragment(run_every=PROGRESS_POLL_SECONDS)
+def _live_progress(run_id: str, cancel_key: str, on_complete: str | None) -> None:
+    try:
+        record = run_store().get_run(run_id)
+    except RunNotFoundError:
+        st.rerun(scope="app")
+    if not record.is_active:
+        if record.status == "completed" and on_complete:
+            st.switch_page(on_complete, query_params={RUN_QUERY_PARAM: run_id})
+        st.rerun(scope="app")
+    text = record.message or ("Waiting for a free worker…" if record.status == "pending"
+                              else "Starting…")
+    st.progress(min(max(record.progress, 0.0), 1.0), text=plain(text))
+    if record.cancel_requested:
+        st.caption("Cancelling at the next step…")
+    elif st.button("Cancel", key=cancel_key, icon=":material/stop_circle:"):
+        run_store().request_cancel(run_id)
+        st.rerun(scope="app")
+
+
+# ---- display helpers -------------------------------------------------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^])")
+
+
+def plain(text: object) -> str:
+    """Text shown literally by Markdown-rendering elements (st.error, st.caption, labels...).
+
+    Every Markdown, LaTeX (``$``) and directive (``:red[...]``, ``:smile:``) character is
+    backslash-escaped and line breaks are kept, so text from an uploaded file can never format,
+    link or inject anything.
+    """
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    return escaped.replace("\r\n", "\n").replace("\n", "  \n")
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.8 s``, ``12 s``, ``3 min 05 s``; an en dash when unknown."""
+    if seconds is None or pd.isna(seconds):
+        return "–"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def format_rate(fraction: float | None) -> str:
+    """A success rate (fraction) as a percentage with one decimal (spec 13.5)."""
+    return "–" if fraction is None or pd.isna(fraction) else f"{100 * fraction:.1f} %"
+
+
+def chart_image(chart: alt.Chart, fmt: str) -> bytes:
+    """The chart as PNG or SVG bytes, rendered by Altair's own exporter (vl-convert)."""
+    if fmt == "svg":
+        text = io.StringIO()
+        chart.save(text, format="svg")
+        return text.getvalue().encode("utf-8")
+    data = io.BytesIO()
+    chart.save(data, format="png", scale_factor=2)
+    return data.getvalue()
+
+
+def filter_rows(rows: pd.DataFrame, *, text: str = "", statuses: Iterable[str] = (),
+                categories: Iterable[str] = (), prefixes: Iterable[str] = (),
+                flag: str = "Any", row_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """The rows matching every filter of the Compounds tab (empty filters match everything).
+
+    ``text`` is a case-insensitive literal substring of the name or the reasons.
+    """
+    keep = pd.Series(True, index=rows.index)
+    if text.strip():
+        needle = text.strip()
+        keep &= (rows["Name"].astype("string").str.contains(needle, case=False, regex=False)
+                 .fillna(False)
+                 | rows["reasons"].astype("string").str.contains(needle, case=False,
+                                                                 regex=False).fillna(False))
+    for column, wanted in (("status", statuses), ("category", categories),
+                           ("prefix", prefixes)):
+        wanted = list(wanted)
+        if wanted:
+            keep &= rows[column].isin(wanted)
+    if RULE_FLAGS.get(flag) is not None:
+        keep &= RULE_FLAGS[flag](rows).fillna(False).astype(bool)
+    if row_ids is not None:
+        keep &= rows["row_id"].isin(list(row_ids))
+    return rows.loc[keep.to_numpy(dtype=bool)]
+
+
+def selected_point_ids(state: object, param: str = "select") -> list[int]:
+    """Row ids picked in an Altair chart (selection parameter ``param`` over ``row_id``)."""
+    try:
+        points = state["selection"][param]
+    except (KeyError, TypeError):
+        return []
+    if isinstance(points, dict):  # interval selections: {"row_id": [...]}
+        points = [{"row_id": v} for v in points.get("row_id", [])]
+    return sorted({int(p["row_id"]) for p in points if p.get("row_id") is not None})
+
+
+def selected_table_rows(state: object) -> list[int]:
+    """Positions of the rows selected in an ``st.dataframe(on_select=...)``."""
+    try:
+        return list(state["selection"]["rows"])
+    except (KeyError, TypeError):
+        return []
+
+
+def id_list(values: Iterable[int]) -> str:
+    """Row ids as a compact comma-separated text."""
+    return ", ".join(str(v) for v in values)

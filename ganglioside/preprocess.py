@@ -110,8 +110,8 @@ def _spread(values: pd.Series, codes: np.ndarray):
         return values.array.take(codes, allow_fill=True)
     if values.dtype == bool:
         return take(values.to_numpy(), codes, allow_fill=True, fill_value=False)
-    return pd.Series(take(values.to_numpy(), codes, allow_fill=True, fill_value=None),
-                     dtype=object)
+    with_null = np.append(values.to_numpy(dtype=object), None)  # code -1 picks the None
+    return pd.Series(with_null[codes], dtype=object)
 
 
 def _modifier_counts(parsed_names: list[ParsedName], codes: np.ndarray) -> pd.DataFrame:

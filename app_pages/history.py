@@ -58,7 +58,14 @@ def parameters_comparison(first, second) -> pd.DataFrame:
     return table
 
 
-@st.dialog("Delete this run?")
+PENDING_DELETE_KEY = "history_pending_delete"   # run id whose deletion awaits confirmation
+
+
+def forget_pending_delete() -> None:
+    st.session_state.pop(PENDING_DELETE_KEY, None)
+
+
+@st.dialog("Delete this run?", on_dismiss=forget_pending_delete)
 def confirm_delete(record) -> None:
     st.write("The run, its stored input and its results are deleted for everyone. "
              "This cannot be undone.")
@@ -74,8 +81,10 @@ def confirm_delete(record) -> None:
             pass  # already gone
         if st.session_state.get(ui.CURRENT_RUN_KEY) == record.id:
             st.session_state.pop(ui.CURRENT_RUN_KEY)
+        forget_pending_delete()
         st.rerun()
     if right.button("Keep it", key="history_cancel_delete", width="stretch"):
+        forget_pending_delete()
         st.rerun()
 
 
@@ -91,7 +100,7 @@ def run_actions(record) -> None:
                          disabled=record.is_active,
                          help="Runs that are still pending or processing cannot be deleted."
                          if record.is_active else None):
-        confirm_delete(record)
+        st.session_state[PENDING_DELETE_KEY] = record.id
     if record.status == "failed":
         st.error(ui.plain(record.error or "No reason was recorded."))
 
@@ -151,3 +160,6 @@ elif len(chosen) == 2:
                      icon=":material/insights:", query_params={ui.RUN_QUERY_PARAM: record.id})
 elif chosen:
     st.info("Select one run to open or delete it, or two to compare them.")
+pending_delete = ui.peek_run(st.session_state.get(PENDING_DELETE_KEY))
+if pending_delete is not None:
+    confirm_delete(pending_delete)

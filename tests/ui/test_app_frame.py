@@ -24,8 +24,8 @@ def test_sidebar_links_the_current_run(app, store):
     open_page(app, "results", run_id)
     no_exception(app)
     links = [link for link in app.sidebar.get("page_link")]
-    assert any("Small check" in link.proto.label and run_id in link.proto.page
-               for link in links), [(link.proto.label, link.proto.page) for link in links]
+    assert any("Small check" in link.proto.label and link.proto.query_string == f"run={run_id}"
+               for link in links), [(link.proto.label, link.proto.query_string) for link in links]
 
 
 def test_config_hides_errors_and_usage_statistics():

@@ -38,7 +38,8 @@ def preprocess(table: InputTable) -> Preprocessed:
                           lambda name: _parse_error(name, parsed_by_name))
     eligible = checked.problems.isna().to_numpy()
     codes, unique_names = pd.factorize(checked.values["Name"].where(eligible))
-    fields = _name_fields([parsed_by_name[name] for name in unique_names])
+    parsed_names = [parsed_by_name[name] for name in unique_names]
+    fields = _name_fields(parsed_names)
 
     rows = pd.DataFrame({"row_id": np.arange(len(frame), dtype="int64"),
                          "line": frame["line"].to_numpy(dtype="int64")})
@@ -55,10 +56,10 @@ def preprocess(table: InputTable) -> Preprocessed:
     for column in ("_neutral_core", "_non_oac_key"):
         rows[column] = _spread(fields[column], codes)
 
-    modifier_counts = _modifier_counts([parsed_by_name[name] for name in unique_names], codes)
+    modifier_counts = _modifier_counts(parsed_names, codes)
     warnings = [*table.warnings, *_invalid_rows_warning(rows),
                 *_unknown_head_group_warning(rows),
-                *_unknown_modifier_warning(rows, codes, unique_names, parsed_by_name),
+                *_unknown_modifier_warning(rows, codes, parsed_names),
                 *_duplicate_names_warning(rows)]
     return Preprocessed(rows=rows, modifier_counts=modifier_counts, warnings=warnings)
 
@@ -127,68 +128,62 @@ def _modifier_counts(parsed_names: list[ParsedName], codes: np.ndarray) -> pd.Da
                         index=pd.RangeIndex(len(codes), name="row_id"))
 
 
-def _lines_text(rows: pd.DataFrame) -> str:
-    lines = rows["line"].tolist()
-    return f"line{'s' if len(lines) > 1 else ''} {first_items(lines)}"
+def _rows_warning(code: str, severity: str, rows: pd.DataFrame, mask: np.ndarray,
+                  describe) -> list[AnalysisWarning]:
+    """One warning about the rows in ``mask``; ``describe(count, lines_text)`` writes it."""
+    count = int(mask.sum())
+    if count == 0:
+        return []
+    lines = rows["line"].to_numpy()[mask].tolist()
+    lines_text = f"line{'s' if count > 1 else ''} {first_items(lines)}"
+    return [AnalysisWarning(code, severity, describe(count, lines_text),
+                            tuple(rows["row_id"].to_numpy()[mask].tolist()))]
 
 
-def _row_ids(rows: pd.DataFrame) -> tuple[int, ...]:
-    return tuple(rows["row_id"].tolist())
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _invalid_rows_warning(rows: pd.DataFrame) -> list[AnalysisWarning]:
-    invalid = rows[~rows["_eligible"]]
-    if invalid.empty:
-        return []
-    count = len(invalid)
-    subject = "1 row has" if count == 1 else f"{count} rows have"
-    return [AnalysisWarning(
-        "invalid_rows", "warning",
-        f"{subject} input problems and {'is' if count == 1 else 'are'} marked invalid "
-        f"({_lines_text(invalid)})", _row_ids(invalid))]
+    return _rows_warning(
+        "invalid_rows", "warning", rows, ~rows["_eligible"].to_numpy(),
+        lambda count, lines: f"{_plural(count, 'row')} with input problems "
+                             f"{'is' if count == 1 else 'are'} marked invalid ({lines})")
 
 
 def _unknown_head_group_warning(rows: pd.DataFrame) -> list[AnalysisWarning]:
-    unknown = rows[rows["_eligible"] & (rows["category"] == composition.UNKNOWN_CATEGORY)]
-    if unknown.empty:
-        return []
-    cores = list(pd.unique(unknown["core"]))
-    count = len(unknown)
-    return [AnalysisWarning(
-        "unknown_head_group", "warning",
-        f"Head group{'s' if len(cores) > 1 else ''} not recognised as a ganglioside: "
-        f"{first_items(cores)}; {count} row{'s' if count > 1 else ''} "
-        f"({_lines_text(unknown)}) get category Unknown and no sugar or sialic-acid counts",
-        _row_ids(unknown))]
+    mask = rows["_eligible"].to_numpy() & (
+        rows["category"] == composition.UNKNOWN_CATEGORY).to_numpy(dtype=bool)
+    cores = list(pd.unique(rows["core"].to_numpy()[mask]))
+    return _rows_warning(
+        "unknown_head_group", "warning", rows, mask,
+        lambda count, lines: f"Head group{'s' if len(cores) > 1 else ''} not recognised as a "
+                             f"ganglioside: {first_items(cores)}; {_plural(count, 'row')} "
+                             f"({lines}) get category Unknown and no sugar or sialic-acid counts")
 
 
-def _unknown_modifier_warning(rows: pd.DataFrame, codes: np.ndarray, unique_names,
-                              parsed_by_name: dict) -> list[AnalysisWarning]:
-    unknown_per_name = [composition.unknown_modifier_names(parsed_by_name[name])
-                        for name in unique_names]
-    flagged = np.array([bool(names) for names in unknown_per_name] + [False], dtype=bool)
-    affected = rows[flagged[np.where(codes >= 0, codes, len(unknown_per_name))]]
-    if affected.empty:
-        return []
-    names = list(dict.fromkeys(name for code in pd.unique(codes[codes >= 0])
-                               for name in unknown_per_name[code]))
-    count = len(affected)
-    return [AnalysisWarning(
-        "unknown_modifier", "warning",
-        f"Unknown modifier{'s' if len(names) > 1 else ''} {first_items(names)}: the sugar and "
-        f"sialic-acid counts of {count} row{'s' if count > 1 else ''} "
-        f"({_lines_text(affected)}) cannot be known", _row_ids(affected))]
+def _unknown_modifier_warning(rows: pd.DataFrame, codes: np.ndarray,
+                              parsed_names: list[ParsedName]) -> list[AnalysisWarning]:
+    unknown_per_name = [composition.unknown_modifier_names(parsed) for parsed in parsed_names]
+    flagged = np.array([bool(names) for names in unknown_per_name], dtype=bool)
+    mask = codes >= 0
+    mask[mask] = flagged[codes[mask]]
+    names = list(dict.fromkeys(name for per_name in unknown_per_name for name in per_name))
+    return _rows_warning(
+        "unknown_modifier", "warning", rows, mask,
+        lambda count, lines: f"Unknown modifier{'s' if len(names) > 1 else ''} "
+                             f"{first_items(names)}: the sugar and sialic-acid counts of "
+                             f"{_plural(count, 'row')} ({lines}) cannot be known")
 
 
 def _duplicate_names_warning(rows: pd.DataFrame) -> list[AnalysisWarning]:
-    names = rows["Name"].dropna()
-    repeated = names[names.duplicated(keep=False)]
-    if repeated.empty:
-        return []
-    distinct = list(pd.unique(repeated))
-    count = len(distinct)
-    return [AnalysisWarning(
-        "duplicate_names", "info",
-        f"{count} name{'s occur' if count > 1 else ' occurs'} more than once "
-        f"({len(repeated)} rows; all are kept): {first_items(distinct)}",
-        _row_ids(rows.loc[repeated.index]))]
+    codes, names = pd.factorize(rows["Name"])
+    repeated = np.bincount(codes[codes >= 0], minlength=len(names)) > 1
+    mask = codes >= 0
+    mask[mask] = repeated[codes[mask]]
+    distinct = list(names[repeated])
+    verb = "occurs" if len(distinct) == 1 else "occur"
+    return _rows_warning(
+        "duplicate_names", "info", rows, mask,
+        lambda count, lines: f"{_plural(len(distinct), 'name')} {verb} more than once "
+                             f"({count} rows, all kept: {lines}): {first_items(distinct)}")

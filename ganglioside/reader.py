@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -258,14 +259,15 @@ def _build(table: _RawTable, file_name: str | None, decimal_comma: bool, make_so
     width = len(header)
     for position in range(cells.shape[1], width):
         cells[position] = None
-    empty = pd.DataFrame({position: is_empty(cells[position]) for position in cells.columns})
-    surplus = cells.columns[cells.columns >= width]
-    too_long = ~empty[surplus].all(axis=1).to_numpy() if len(surplus) else np.zeros(len(cells), bool)
+    surplus = [position for position in cells.columns if position >= width]
+    too_long = ~_all_empty(cells, surplus) if surplus else np.zeros(len(cells), bool)
+    blank = _all_empty(cells, list(cells.columns))
+    kept = np.flatnonzero(~blank)
+    extras = _extra_columns(header, canonical_positions,
+                            lambda position: _all_empty(cells.iloc[kept], [position]).all(),
+                            problems)
     if too_long.any():
         problems.append(_lines_problem("more cells than the header", table.lines[too_long]))
-    blank = empty.all(axis=1).to_numpy()
-    kept = np.flatnonzero(~blank)
-    extras = _extra_columns(header, canonical_positions, empty.iloc[kept], problems)
     if len(kept) == 0:
         problems.append("no data rows")
     if problems:
@@ -282,6 +284,18 @@ def _build(table: _RawTable, file_name: str | None, decimal_comma: bool, make_so
     return InputTable(frame=frame, source=make_source(len(frame), int(blank.sum())),
                       warnings=warnings, extra_columns=list(extras.columns),
                       decimal_comma=decimal_comma)
+
+
+def _all_empty(cells: pd.DataFrame, positions: list) -> np.ndarray:
+    """Rows whose cells at ``positions`` are all empty; a column is only read for the rows that
+    are still all empty, so usually just the first column is checked."""
+    result = np.ones(len(cells), dtype=bool)
+    for position in positions:
+        candidates = np.flatnonzero(result)
+        if len(candidates) == 0:
+            break
+        result[candidates] = is_empty(cells[position].iloc[candidates])
+    return result
 
 
 def _canonical_positions(header: list[str], problems: list[str]) -> dict[str, int]:
@@ -311,7 +325,7 @@ class _Extras:
 
 
 def _extra_columns(header: list[str], canonical_positions: dict[str, int],
-                   empty: pd.DataFrame, problems: list[str]) -> _Extras:
+                   column_is_empty: Callable[[int], bool], problems: list[str]) -> _Extras:
     canonical = set(canonical_positions.values()) | {
         position for position, cell in enumerate(header)
         if HEADER_ALIASES.get(normalize_header(cell))}
@@ -321,7 +335,7 @@ def _extra_columns(header: list[str], canonical_positions: dict[str, int],
         if position in canonical:
             continue
         if not cell:
-            if empty[position].all():
+            if column_is_empty(position):
                 continue
             cell = f"column_{position + 1}"
         elif cell.lower() in _RESULT_COLUMNS_LOWER:

@@ -286,7 +286,8 @@ def test_warnings_in_order_with_row_ids():
     duplicate = by_code["duplicate_names"]
     assert duplicate.severity == "info"
     assert duplicate.row_ids == (0, 3, 5)
-    assert duplicate.message.startswith("1 name occurs more than once (3 rows")
+    assert duplicate.message == ("1 name occurs more than once (3 rows, all kept: lines 2, 6, 8): "
+                                 "GD1(36:1;O2)")
 
 
 def test_warning_lists_show_ten_lines_then_the_rest():

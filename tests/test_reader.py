@@ -257,8 +257,8 @@ def test_all_structural_problems_are_collected():
     assert problems == [
         "missing required columns: Log P, Anchor (found: Name, RT, Volume, Area, Note, Note)",
         "columns 'Volume' and 'Area' both map to Volume",
-        "more cells than the header on line 2",
         "column 'Note' appears twice (columns 5, 6)",
+        "more cells than the header on line 2",
     ]
 
 

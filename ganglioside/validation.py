@@ -24,7 +24,7 @@ UNICODE_MINUS = "\u2212"
 INPUT_COLUMNS = ("Name", "RT", "Volume", "Log P", "Anchor")
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_CELL_TEXT, _CELL_NUMBER, _CELL_EMPTY, _CELL_OTHER = range(4)
+_CELL_TEXT, _CELL_NUMBER, _CELL_EMPTY, _CELL_BOOL, _CELL_OTHER = range(5)
 
 
 @dataclass
@@ -92,7 +92,7 @@ def parse_numbers(column: pd.Series, decimal_comma: bool = False) -> ParsedColum
     kinds = _cell_kinds(column)
     cells = column.to_numpy(object)
     missing = kinds == _CELL_EMPTY
-    invalid = kinds == _CELL_OTHER
+    invalid = (kinds == _CELL_OTHER) | (kinds == _CELL_BOOL)
     numbers = kinds == _CELL_NUMBER
     values[numbers] = np.asarray(cells[numbers], dtype="float64") if numbers.any() else []
     texts = kinds == _CELL_TEXT
@@ -106,39 +106,24 @@ def parse_numbers(column: pd.Series, decimal_comma: bool = False) -> ParsedColum
 
 
 def parse_anchors(column: pd.Series) -> ParsedColumn:
-    """Spec 2.4 Anchor: the T/F vocabulary, booleans, and numeric 1/0; values object True/False/None."""
-    size = len(column)
-    values = np.full(size, None, dtype=object)
+    """Spec 2.4 Anchor: the T/F vocabulary, boolean cells, numeric 1/0; values True/False/None."""
     if is_bool_dtype(column.dtype):
         missing = column.isna().to_numpy()
-        values[~missing] = column[~missing].astype(bool).to_numpy()
-        return _parsed(values, missing, np.zeros(size, bool), column)
+        values = column.astype(object).where(~missing, None).to_numpy(dtype=object)
+        return _parsed(values, missing, np.zeros(len(column), bool), column)
     kinds = _cell_kinds(column)
     cells = column.to_numpy(object)
-    missing = kinds == _CELL_EMPTY
-    invalid = np.zeros(size, bool)
-    booleans = np.array([isinstance(cell, (bool, np.bool_)) for cell in cells], dtype=bool) \
-        if (kinds == _CELL_OTHER).any() else np.zeros(size, bool)
+    values = np.full(len(cells), None, dtype=object)
+    booleans, numbers, texts = (kinds == _CELL_BOOL), (kinds == _CELL_NUMBER), (kinds == _CELL_TEXT)
     values[booleans] = [bool(cell) for cell in cells[booleans]]
-    invalid |= (kinds == _CELL_OTHER) & ~booleans
-    numbers = kinds == _CELL_NUMBER
-    if numbers.any():
-        numeric = np.asarray(cells[numbers], dtype="float64")
-        number_values = np.full(len(numeric), None, dtype=object)
-        number_values[numeric == 1] = True
-        number_values[numeric == 0] = False
-        values[numbers] = number_values
-        invalid[numbers] = (numeric != 1) & (numeric != 0)
-    texts = kinds == _CELL_TEXT
-    if texts.any():
-        lowered = _text_series(cells[texts]).str.strip().str.lower()
-        text_values = np.full(len(lowered), None, dtype=object)
-        is_true, is_false = lowered.isin(ANCHOR_TRUE).to_numpy(), lowered.isin(ANCHOR_FALSE).to_numpy()
-        text_values[is_true], text_values[is_false] = True, False
-        text_missing = (lowered == "").to_numpy()
-        values[texts] = text_values
-        missing[texts] = text_missing
-        invalid[texts] = ~is_true & ~is_false & ~text_missing
+    numeric = np.asarray(cells[numbers], dtype="float64")
+    values[numbers] = np.where(numeric == 1, True, np.where(numeric == 0, False, None))
+    lowered = _text_series(cells[texts]).str.strip().str.lower()
+    values[texts] = np.where(lowered.isin(ANCHOR_TRUE), True,
+                             np.where(lowered.isin(ANCHOR_FALSE), False, None))
+    missing = kinds == _CELL_EMPTY
+    missing[texts] = (lowered == "").to_numpy(dtype=bool)
+    invalid = (values == None) & ~missing  # noqa: E711  (element-wise test on an object array)
     return _parsed(values, missing, invalid, column)
 
 
@@ -197,7 +182,7 @@ def _cell_kind(value: object) -> int:
     if _is_null(value):
         return _CELL_EMPTY
     if isinstance(value, (bool, np.bool_)):
-        return _CELL_OTHER
+        return _CELL_BOOL
     if isinstance(value, (int, float, np.integer, np.floating)):
         return _CELL_EMPTY if np.isnan(value) else _CELL_NUMBER
     return _CELL_OTHER
@@ -291,7 +276,8 @@ def _anchor_notes(parsed: ParsedColumn) -> np.ndarray:
     notes[parsed.missing] = "Anchor: missing"
     if parsed.invalid.any():
         texts = parsed.text[parsed.invalid]
-        notes[parsed.invalid] = ("Anchor: '" + texts + f"' is not one of {ANCHOR_CHOICES}").to_numpy()
+        notes[parsed.invalid] = (
+            "Anchor: '" + texts + f"' is not one of {ANCHOR_CHOICES}").to_numpy()
     return notes
 
 

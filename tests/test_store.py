@@ -81,7 +81,7 @@ def test_created_run_is_pending_with_everything_recorded(store, clock):
     assert run.status == "pending" and run.is_active and not run.is_finished
     assert run.parameters == params.to_dict()
     assert AnalysisParams.from_dict(run.parameters) == params
-    assert run.sample_type == "human" and run.algorithm_version == "1.0"
+    assert run.sample_type == "human" and run.algorithm_version == params.algorithm_version
     assert run.input_sha256 == hashlib.sha256(data).hexdigest()
     assert run.input_size == len(data)
     assert run.created_at.tzinfo == timezone.utc

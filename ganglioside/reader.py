@@ -23,7 +23,7 @@ import pandas as pd
 from .errors import InputError
 from .formatting import first_items
 from .result import AnalysisWarning, SourceInfo
-from .validation import INPUT_COLUMNS, is_empty, parse_numbers
+from .validation import INPUT_COLUMNS, cell_texts, is_empty, parse_numbers
 
 HEADER_ALIASES: dict[str, str] = {
     alias: canonical
@@ -364,10 +364,7 @@ def _typed_extra(column: pd.Series, decimal_comma: bool) -> pd.Series:
     parsed = parse_numbers(column, decimal_comma)
     if not parsed.invalid.any():
         return parsed.values.astype("float64")
-    texts = np.array([cell if isinstance(cell, str) else str(cell) for cell in column],
-                     dtype=object)
-    texts[is_empty(column)] = None
-    return pd.Series(texts, index=column.index, dtype=object)
+    return pd.Series(cell_texts(column), index=column.index, dtype=object)
 
 
 def _lines_problem(what: str, lines: np.ndarray) -> str:

@@ -30,12 +30,16 @@ _CELL_TEXT, _CELL_NUMBER, _CELL_EMPTY, _CELL_BOOL, _CELL_OTHER = range(5)
 @dataclass
 class ParsedColumn:
     """A column after the cell rules: parsed ``values``, which cells were ``missing`` (empty) or
-    ``invalid`` (not acceptable), and the trimmed ``text`` of each cell for messages."""
+    ``invalid`` (not acceptable), and the raw ``cells``."""
 
     values: pd.Series
     missing: np.ndarray
     invalid: np.ndarray
-    text: pd.Series
+    cells: pd.Series
+
+    def invalid_texts(self) -> np.ndarray:
+        """Trimmed text of the invalid cells, as the user wrote them (for notes)."""
+        return cell_texts(self.cells[self.invalid], strip=True)
 
 
 @dataclass
@@ -158,6 +162,20 @@ def check_cells(frame: pd.DataFrame, decimal_comma: bool = False,
     return CheckedCells(values=values, problems=problems)
 
 
+def cell_texts(column: pd.Series, strip: bool = False) -> np.ndarray:
+    """Every cell as text (object array): None if empty, other values through ``str``."""
+    kinds = _cell_kinds(column)
+    cells = column.to_numpy(object)
+    texts = np.full(len(cells), None, dtype=object)
+    is_text = kinds == _CELL_TEXT
+    text_cells = _text_series(cells[is_text])
+    trimmed = text_cells.str.strip()
+    texts[is_text] = np.where(trimmed == "", None, trimmed if strip else text_cells)
+    others = (kinds != _CELL_TEXT) & (kinds != _CELL_EMPTY)
+    texts[others] = [str(cell) for cell in cells[others]]
+    return texts
+
+
 def number_text(value: float) -> str:
     """A parsed number for messages: ``0``, ``-1.5``, ``2.5e-07`` (integers without ``.0``)."""
     if value.is_integer() and abs(value) < 1e15:
@@ -216,23 +234,11 @@ def _parse_number_texts(texts: np.ndarray, decimal_comma: bool
     return values, missing, ~well_formed & ~missing
 
 
-def _display_texts(column: pd.Series) -> pd.Series:
-    """Trimmed text of each cell as the user wrote it (for 'is not a number' notes)."""
-    cells = column.to_numpy(object)
-    texts = np.array([cell.strip() if isinstance(cell, str) else str(cell) for cell in cells],
-                     dtype=object) if len(cells) else np.array([], dtype=object)
-    return pd.Series(texts, index=column.index, dtype=object)
-
-
 def _parsed(values: np.ndarray, missing: np.ndarray, invalid: np.ndarray,
             column: pd.Series) -> ParsedColumn:
-    invalid = np.asarray(invalid, dtype=bool)
-    subset = column[invalid]
-    text = pd.Series(None, index=column.index, dtype=object)
-    if len(subset):
-        text[invalid] = _display_texts(subset).to_numpy()
     return ParsedColumn(values=pd.Series(values, index=column.index),
-                        missing=np.asarray(missing, dtype=bool), invalid=invalid, text=text)
+                        missing=np.asarray(missing, dtype=bool),
+                        invalid=np.asarray(invalid, dtype=bool), cells=column)
 
 
 def _empty_notes(size: int) -> np.ndarray:
@@ -262,8 +268,8 @@ def _number_notes(column_name: str, parsed: ParsedColumn, required: bool,
     if required:
         notes[parsed.missing] = f"{column_name}: missing"
     if parsed.invalid.any():
-        texts = parsed.text[parsed.invalid]
-        notes[parsed.invalid] = (f"{column_name}: '" + texts + "' is not a number").to_numpy()
+        texts = parsed.invalid_texts()
+        notes[parsed.invalid] = f"{column_name}: '" + texts + "' is not a number"
     if negative_note is not None:
         out_of_range = np.asarray(bad_value, dtype=bool) & ~parsed.missing & ~parsed.invalid
         notes[out_of_range] = [f"{column_name}: {number_text(value)} {negative_note}"
@@ -275,9 +281,8 @@ def _anchor_notes(parsed: ParsedColumn) -> np.ndarray:
     notes = _empty_notes(len(parsed.missing))
     notes[parsed.missing] = "Anchor: missing"
     if parsed.invalid.any():
-        texts = parsed.text[parsed.invalid]
-        notes[parsed.invalid] = (
-            "Anchor: '" + texts + f"' is not one of {ANCHOR_CHOICES}").to_numpy()
+        texts = parsed.invalid_texts()
+        notes[parsed.invalid] = "Anchor: '" + texts + f"' is not one of {ANCHOR_CHOICES}"
     return notes
 
 

@@ -386,6 +386,10 @@ class RunStore:
 
     def claim_next(self, worker: str | None = None) -> Claim | None:
         """Atomically move the oldest pending run to processing; None when the queue is empty."""
+        idle = self._connection().execute(
+            "SELECT NOT EXISTS (SELECT 1 FROM runs WHERE status = 'pending')").fetchone()[0]
+        if idle:  # polling an empty queue takes no write lock
+            return None
         with self._write() as conn:
             row = conn.execute("SELECT id FROM runs WHERE status = 'pending'"
                                " ORDER BY seq LIMIT 1").fetchone()

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from ganglioside.params import AnalysisParams
 from ganglioside.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "testwork_small.csv"
 SUBMITTERS, RUNS_EACH, WORKERS = 8, 25, 3
+PARAMS = AnalysisParams(algorithm_version="1.0")  # the cheaper algorithm: this tests the store
 RUN_LOG = re.compile(r"run ([0-9a-f]{16}) \(attempt (\d+)\): (\w+)")
 
 
@@ -31,7 +33,8 @@ def submit_batch(db: str, submitter: int, start_at: float) -> list[str]:
         time.sleep(0.005)
     ids = []
     for number in range(RUNS_EACH):
-        run_id = store.create_run(data, SMALL.name, name=f"submitter {submitter} run {number}")
+        run_id = store.create_run(data, SMALL.name, PARAMS,
+                                  name=f"submitter {submitter} run {number}")
         ids.append(run_id)
         assert store.get_run(run_id).name.endswith(f"run {number}")
         store.list_runs(limit=10)

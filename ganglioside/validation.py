@@ -292,12 +292,10 @@ def _join_notes(lines: pd.Series, notes: list[np.ndarray]) -> pd.Series:
     has_problem = pd.notna(stacked).any(axis=0)
     problems = np.full(len(lines), None, dtype=object)
     if has_problem.any():
-        prefix = ("line " + lines[has_problem].astype(str) + ", ").to_numpy(dtype=object)
-        joined = np.full(int(has_problem.sum()), "", dtype=object)
+        prefix = "line " + _text_series(lines[has_problem].astype(str).to_numpy(object)) + ", "
+        joined = pd.Series(None, index=prefix.index, dtype="str")
         for column_notes in stacked[:, has_problem]:
-            present = pd.notna(column_notes)
-            separator = np.where(present & (joined != ""), "; ", "")
-            texts = np.where(present, column_notes, "").astype(object)
-            joined = joined + separator + np.where(present, prefix + texts, "")
-        problems[has_problem] = joined
+            note = prefix + _text_series(column_notes)  # null where the column has no problem
+            joined = (joined + "; " + note).fillna(joined).fillna(note)
+        problems[has_problem] = joined.to_numpy(dtype=object)
     return pd.Series(problems, index=lines.index, dtype=object)

@@ -17,8 +17,10 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Iterator, Protocol
 
+from .analysis import analyze as analyze_table
 from .errors import AnalysisCancelled, GangliosideError
 from .params import AnalysisParams
+from .reader import read_table
 from .result import AnalysisResult
 from .store import Claim, ClaimLostError, RunStore
 
@@ -76,7 +78,7 @@ def execute_claim(store: RunStore, claim: Claim, analyze: AnalyzeFunction | None
     """
     try:
         with _heartbeat(store, claim, heartbeat_interval):
-            _analyze_run(store, claim, analyze or _default_analyze(), stopping)
+            _analyze_run(store, claim, analyze or analyze_table, stopping)
         return "completed"
     except ClaimLostError:
         log.warning("run %s was taken over while this worker ran it", claim.run_id)
@@ -108,8 +110,6 @@ def _record_end(record: Callable[[Claim], None], claim: Claim, status: str) -> s
 
 def _analyze_run(store: RunStore, claim: Claim, analyze: AnalyzeFunction,
                  stopping: threading.Event | None) -> None:
-    from .reader import read_table
-
     saved = []
 
     def save(result: AnalysisResult) -> None:
@@ -129,12 +129,6 @@ def _analyze_run(store: RunStore, claim: Claim, analyze: AnalyzeFunction,
     result = analyze(table, params, progress=progress, save=save)
     if not saved:
         save(result)
-
-
-def _default_analyze() -> AnalyzeFunction:
-    from .analysis import analyze
-
-    return analyze
 
 
 @contextmanager

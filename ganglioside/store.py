@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GangliosideError
+from .export import result_from_json, to_json
 from .params import AnalysisParams
 from .result import AnalysisResult
 
@@ -335,8 +336,6 @@ class RunStore:
 
     def load_result(self, run_id: str) -> AnalysisResult | None:
         """The stored result of a completed run; None for any other status."""
-        from .export import result_from_json
-
         row = self._connection().execute(
             "SELECT results.data FROM runs JOIN results ON results.run_id = runs.id"
             " WHERE runs.id = ? AND runs.status = 'completed'", (run_id,)).fetchone()
@@ -433,8 +432,6 @@ class RunStore:
 
     def complete_run(self, claim: Claim, result: AnalysisResult) -> None:
         """Store the result and mark the run completed, in one transaction."""
-        from .export import to_json
-
         blob = zlib.compress(to_json(result), 6)
         summary = json.dumps(_plain(result.summary), allow_nan=False)
         with self._write() as conn:

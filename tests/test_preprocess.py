@@ -10,9 +10,12 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ganglioside.preprocess import preprocess
 from ganglioside.reader import read_table, table_from_frame
+from ganglioside.validation import check_cells, parse_numbers
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HEADER = "Name,RT,Volume,Log P,Anchor"
@@ -305,3 +308,29 @@ def test_parsing_uses_one_parse_per_distinct_name(monkeypatch):
     monkeypatch.setattr(module, "parse_name", lambda text: calls.append(text) or real(text))
     run(*["GD1(36:1;O2),9.5,1,1,T"] * 50, *["bad,9.5,1,1,T"] * 20)
     assert sorted(calls) == ["GD1(36:1;O2)", "bad"]
+
+
+# --- properties of the cell rules -------------------------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_written_floats_read_back_exactly(value):
+    texts = [repr(value), f"{value:e}", f"{value:.17g}", repr(value).replace("-", "\u2212")]
+    parsed = parse_numbers(pd.Series(texts, dtype=object))
+    assert not parsed.invalid.any() and not parsed.missing.any()
+    assert parsed.values.tolist() == [float(text.replace("\u2212", "-")) for text in texts]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(*[st.text(max_size=12)] * 5), min_size=1, max_size=8))
+def test_any_cell_text_gives_values_or_notes(records):
+    frame = pd.DataFrame(records, columns=["Name", "RT", "Volume", "Log P", "Anchor"],
+                         dtype=object)
+    frame.insert(0, "line", range(2, len(records) + 2))
+    checked = check_cells(frame)
+    for row, note in zip(checked.values.itertuples(index=False), checked.problems):
+        if note is None:
+            assert row.RT > 0 and np.isfinite(row.RT) and np.isfinite(row._3)
+            assert row.Anchor in (True, False)
+        else:
+            assert note.startswith("line ")

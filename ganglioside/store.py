@@ -215,6 +215,8 @@ class RunStore:
         return conn
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return  # an existing database: no write lock needed
         with _immediate(conn):
             for statement in _SCHEMA:
                 conn.execute(statement)

@@ -32,7 +32,7 @@ def sidebar() -> None:
         st.text_input("Your name", key=ui.USER_KEY, placeholder="e.g. A. Chemist",
                       help="Recorded with the runs you start, so the lab can see who ran what "
                            "in History.")
-        record = ui.peek_run(st.session_state.get(ui.CURRENT_RUN_KEY))
+        record = ui.peek_run(ui.selected_run_id())
         if record is not None:
             st.page_link(ui.RESULTS_PAGE, label=f"Current run: {ui.plain(record.name)}",
                          icon=ui.STATUS_ICONS.get(record.status, ":material/insights:"),

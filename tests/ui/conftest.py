@@ -4,6 +4,7 @@ script run that submitted it ends."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -84,5 +85,11 @@ def no_exception(app: AppTest) -> None:
     assert not app.exception, [e.value for e in app.exception]
 
 
-def texts(elements) -> str:
+def raw_texts(elements) -> str:
+    """The Markdown source of these elements."""
     return "\n".join(str(e.value) for e in elements)
+
+
+def texts(elements) -> str:
+    """What a reader sees: the Markdown source without backslash escapes."""
+    return re.sub(r"\\(.)", r"\1", raw_texts(elements))

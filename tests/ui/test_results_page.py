@@ -1,0 +1,140 @@
+"""Results page: summary cards, tabs, filters, linked selections, downloads, run states."""
+
+import pytest
+from conftest import (by_key, completed_run, no_exception, open_page, raw_texts, sample_bytes,
+                      table_with, texts)
+
+from ganglioside.store import RunStore
+
+CARDS = {"Rows": "total_rows", "Anchors": "anchors", "Valid": "valid", "Outliers": "outlier",
+         "Fragments": "fragment", "Unverified": "unverified", "Invalid": "invalid"}
+
+
+@pytest.fixture
+def sample_run(store) -> str:
+    return completed_run(store, "testwork_user.csv", name="Porcine brain")
+
+
+@pytest.fixture
+def results(app, sample_run):
+    open_page(app, "results", sample_run)
+    no_exception(app)
+    return app
+
+
+def metric(app, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def compounds(app):
+    return table_with(app, "row_id", "status", "reasons")
+
+
+def test_summary_cards_show_the_stored_summary(results, store, sample_run):
+    summary = store.load_result(sample_run).summary
+    for label, key in CARDS.items():
+        assert metric(results, label) == f"{summary[key]:,}"
+    assert metric(results, "Success rate") == f"{100 * summary['success_rate']:.1f} %"
+
+
+def test_every_tab_is_drawn_with_its_charts(results, store, sample_run):
+    assert [tab.label for tab in results.tabs] == ["Overview", "Regression", "Compounds",
+                                                   "Fragments", "O-acetylation"]
+    result = store.load_result(sample_run)
+    groups = table_with(results, "prefix", "accepted", "equation_raw")
+    assert groups["prefix"].tolist() == result.groups["prefix"].tolist()
+    assert len(compounds(results)) == len(result.rows)
+    chart_keys = {key for key in ("results_chart_rt", "results_chart_residual")
+                  if key in results.session_state}
+    assert chart_keys == {"results_chart_rt", "results_chart_residual"}
+
+
+def test_downloads_are_offered_and_built_on_click(results):
+    for kind in ("csv", "xlsx", "json"):
+        button = by_key(results.get("download_button"), f"results_download_{kind}")
+        assert button.proto.deferred_file_id, f"{kind} is built only when clicked"
+    keys = {button.key for button in results.get("download_button")}
+    assert {"results_chart_rt_png", "results_chart_rt_svg"} <= keys
+
+
+def test_status_filter_and_search(results, store, sample_run):
+    summary = store.load_result(sample_run).summary
+    by_key(results.multiselect, "results_status_filter").set_value(["outlier"]).run()
+    shown = compounds(results)
+    assert len(shown) == summary["outlier"] and set(shown["status"]) <= {"outlier"}
+    by_key(results.multiselect, "results_status_filter").set_value([]).run()
+    rows = store.load_result(sample_run).rows
+    name = rows["Name"].iloc[0]
+    by_key(results.text_input, "results_search").set_value(name.lower()).run()
+    shown = compounds(results)
+    assert rows["row_id"].iloc[0] in shown["row_id"].tolist()
+    assert all(name in row.Name or name in row.reasons for row in shown.itertuples())
+    assert len(shown) < len(rows)
+
+
+def test_rule_flag_filter(results, store, sample_run):
+    rows = store.load_result(sample_run).rows
+    by_key(results.selectbox, "results_flag_filter").set_value("Rule 5: fragment").run()
+    assert compounds(results)["row_id"].tolist() == \
+        rows.loc[rows["rule5_role"] == "fragment", "row_id"].tolist()
+
+
+def test_rows_selected_in_the_table_are_highlighted_in_the_charts(results):
+    before = by_key(results.get("vega_lite_chart"), "results_chart_rt").proto.spec
+    results.session_state["results_compounds_table"] = {
+        "selection": {"rows": [0, 1, 2], "columns": [], "cells": []}}
+    results.run()
+    no_exception(results)
+    after = by_key(results.get("vega_lite_chart"), "results_chart_rt").proto.spec
+    assert after != before
+
+
+def test_points_picked_in_a_chart_filter_the_table(results, store, sample_run):
+    rows = store.load_result(sample_run).rows
+    picked = rows["row_id"].iloc[[3, 7]].tolist()
+    results.session_state["results_chart_residual"] = {
+        "selection": {"select": [{"row_id": picked[0]}, {"row_id": picked[1]}]}}
+    results.run()
+    no_exception(results)
+    assert compounds(results)["row_id"].tolist() == picked
+    assert "picked in a chart" in texts(results.info)
+
+
+def test_result_is_read_from_the_store_once_per_run(app, sample_run, monkeypatch):
+    calls = []
+    original = RunStore.load_result
+    monkeypatch.setattr(RunStore, "load_result",
+                        lambda self, run_id: calls.append(run_id) or original(self, run_id))
+    open_page(app, "results", sample_run)
+    by_key(app.multiselect, "results_status_filter").set_value(["valid"]).run()
+    by_key(app.toggle, "results_all_columns").set_value(True).run()
+    open_page(app, "history")
+    open_page(app, "results", sample_run)
+    no_exception(app)
+    assert calls == [sample_run]
+
+
+def test_unknown_run_is_reported_not_raised(app):
+    open_page(app, "results", "0123456789abcdef")
+    no_exception(app)
+    assert "There is no run with id" in texts(app.error)
+
+
+def test_without_a_run_the_page_explains_where_to_start(app):
+    open_page(app, "results")
+    no_exception(app)
+    assert "No run selected" in texts(app.info)
+
+
+def test_waiting_run_shows_progress(app, store):
+    waiting = store.create_run(sample_bytes("testwork_small.csv"), "testwork_small.csv")
+    open_page(app, "results", waiting)
+    no_exception(app)
+    assert app.get("progress")
+    assert by_key(app.button, "results_cancel")
+
+
+def test_run_name_is_shown_literally(app, store):
+    run_id = completed_run(store, "testwork_small.csv", name="**big** :red[x]")
+    open_page(app, "results", run_id)
+    assert raw_texts(app.title) == "\\*\\*big\\*\\* \\:red\\[x\\]"

@@ -1,8 +1,8 @@
 """Accuracy benchmark on ground truth (issue 5): algorithm 1.0 against 2.0, seed by seed.
 
-Tables come from ``ganglioside.demo.make_demo_table(..., truth=True)`` in its benchmark setting
-(``realistic=True``): 250-1,000 rows, many prefixes with 0-2 anchors, repeated names, modifier
-stacks, isomer series, misidentified peaks 0.4-2.5 min off, in-source fragments with their parent.
+Tables come from ``bench/truth_tables.py``: 250-1,000 rows, many prefixes with 0-2 anchors,
+repeated names, modifier stacks, isomer series, misidentified peaks 0.4-2.5 min off, in-source
+fragments with their parent.
 
 Metrics (per seed and algorithm):
 * misidentification precision / recall / F1: a row is truly bad when it is misidentified or an
@@ -10,8 +10,8 @@ Metrics (per seed and algorithm):
   is ``outlier`` or ``fragment``;
 * false alarms: share of correct identifications (including true isomer peaks) that are flagged;
 * decided: share of non-invalid rows whose status is not ``unverified``;
-* fragment precision / recall: a predicted fragment is right when the row is a true fragment and
-  the chosen parent is its true parent;
+* fragment precision / recall: a row whose status is ``fragment`` is right when it is a true
+  fragment and the chosen parent is its true parent;
 * calibration (2.0): reliability table of the per-row confidence.
 
     python bench/accuracy.py                 # seeds 0-4, sizes cycling 250-1,000
@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ganglioside import AnalysisParams, analyze  # noqa: E402
-from ganglioside.demo import make_demo_table  # noqa: E402
+from truth_tables import make_truth_table  # noqa: E402
 
 SIZES = (250, 400, 600, 800, 1000)
 BAD = ("misidentified", "fragment")
@@ -47,7 +48,7 @@ def score(result, truth: pd.DataFrame) -> dict:
     precision = tp / flagged.sum() if flagged.sum() else np.nan
     recall = tp / bad.sum() if bad.sum() else np.nan
     true_frag = kind == "fragment"
-    called = rows["rule5_role"].eq("fragment").to_numpy()
+    called = rows["status"].eq("fragment").to_numpy()
     parent_right = (rows["rule5_parent_row_id"].astype("float").to_numpy()
                     == truth["truth_parent_index"].astype("float").to_numpy())
     frag_tp = int((called & true_frag & parent_right).sum())
@@ -87,7 +88,7 @@ def main() -> None:
     records, kept = [], []
     for seed in args.seeds:
         n_rows = SIZES[seed % len(SIZES)]
-        table = make_demo_table(n_rows, seed=seed, truth=True, realistic=True)
+        table = make_truth_table(n_rows, seed=seed)
         truth = table[["truth_kind", "truth_parent_index"]].reset_index(drop=True)
         for version in ("1.0", "2.0"):
             result = analyze(table.drop(columns=list(truth.columns)),

@@ -24,8 +24,8 @@ from .preprocess import preprocess
 from .reader import InputTable, table_from_frame
 from .result import AnalysisResult, AnalysisWarning
 from .rule1_regression import run_rule1
-from .rule1_pooled import V2_RULE1_COLUMNS, judge_v2, with_fragment_confidence
-from .status import final_status, reasons, summarize
+from .rule1_pooled import V2_RULE1_COLUMNS, judge_v2
+from .status import final_status, reasons, status_notes, summarize
 
 ALGORITHM_VERSION = "2.0"
 """The newest algorithm, the default; ``AnalysisParams(algorithm_version="1.0")`` gives 1.0."""
@@ -71,20 +71,19 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
     rule1, groups, rule1_warnings = run_rule1(
         eligible, params, lambda prefix, i, count: report(
             0.25 + 0.25 * i / count, "rule1", f"Rule 1: {prefix} ({i}/{count})"))
-    levels = pd.DataFrame()
-    if params.algorithm_version == "2.0":
-        rule1, groups, levels, rule1_warnings = judge_v2(
-            eligible, pre.modifier_counts, rule1, groups, rule1_warnings, params)
     report(0.50, "rules2-3", "Running Rules 2-3…")
     rules23 = run_rules_2_3(eligible)
     report(0.70, "rule4", "Running Rule 4…")
     rule4, oac_pairs = run_rule4(eligible, params)
     report(0.85, "rule5", "Running Rule 5…")
     rule5, events = run_rule5(eligible, pre.modifier_counts, params)
+    levels = pd.DataFrame()
+    if params.algorithm_version == "2.0":
+        report(0.90, "rule1-pooled", "Rule 1: pooled models and isomer lines…")
+        rule1, groups, levels, rule1_warnings = judge_v2(
+            eligible, pre.modifier_counts, rule1, groups, rule1_warnings, params, rule5)
 
     report(0.95, "save", "Saving results…")
-    if params.algorithm_version == "2.0":
-        rule1 = with_fragment_confidence(rule1, rule5, params)
     out = _assemble_rows(rows, [rule1, rules23, rule4, rule5], params)
     warnings = [*pre.warnings, *rule1_warnings, *_anchor_fragment_warning(out)]
     checks = pd.DataFrame()
@@ -121,6 +120,7 @@ def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
     derived = [c for c in DERIVED_COLUMNS_V2 if c in out.columns and c not in BOOLEAN_COLUMNS]
     out.loc[invalid, derived] = None
     out["status"] = final_status(out, params)
+    out["_status_note"] = status_notes(out, params)
     out["reasons"] = pd.Series(reasons(out), index=out.index, dtype=object)
     return out
 

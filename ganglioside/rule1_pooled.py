@@ -240,11 +240,15 @@ def _self_level_metrics(eligible, anchors, slope, scale) -> LevelMetrics:
 
 
 def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.DataFrame,
-                   own: pd.DataFrame, params: AnalysisParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   own: pd.DataFrame, params: AnalysisParams, fragments: pd.Series
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Algorithm 2.0 Rule 1 columns for every eligible row, and the level metrics table.
 
     ``rule1`` and ``own`` are the 1.0 per-row columns and regression table: a prefix whose own
     model was accepted keeps its 1.0 line (with the pooled scale as a lower bound).
+    ``fragments`` marks Rule 5 fragments: at their parent's RT they would form false parallel
+    lines (fragments of one parent series sit at a constant offset from their own line), so they
+    are judged against the lines but never shape one.
     """
     ctx = build_context(eligible, modifier_counts, own, params)
     own_by_prefix = own.set_index("prefix")
@@ -252,15 +256,18 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     for prefix, rows in eligible.groupby("prefix", sort=False):
         group = own_by_prefix.loc[prefix]
         parts.append(_judge_one(prefix, rows, rule1.loc[rows.index], group, ctx, params,
-                                modifier_counts))
+                                modifier_counts, fragments.loc[rows.index].to_numpy(bool)))
     out = pd.concat(parts).reindex(eligible.index)
     levels = pd.DataFrame([m.as_record() for m in ctx.metrics.values()])
     return out, levels
 
 
-def _judge_one(prefix, rows, rule1_rows, group, ctx: PooledContext, params, modifier_counts):
+def _judge_one(prefix, rows, rule1_rows, group, ctx: PooledContext, params, modifier_counts,
+               explained):
+    """Verdicts of one prefix; ``explained`` rows (Rule 5 fragments) never shape a line."""
     anchors = rows["Anchor"].eq(True).to_numpy()
     tails = rows["tail"].fillna("").to_numpy(object)
+    shaping = ~explained if (~explained).sum() >= 2 else np.ones(len(rows), bool)
     if bool(group["accepted"]):
         level, n = "prefix", int(group["n_anchors"])
         predicted = rule1_rows["predicted_rt"].to_numpy(float)
@@ -272,10 +279,10 @@ def _judge_one(prefix, rows, rule1_rows, group, ctx: PooledContext, params, modi
         if anchors.any():
             level, n, offset = "pooled", int(anchors.sum()), float(u[anchors].mean())
             scale = ctx.scale * np.sqrt(1 + 1 / n)
-        elif len(rows) >= 2 and len(set(tails)) >= 2:
-            level, n = "self", len(rows)
-            offset = densest_line(u, tails, 2 * ctx.scale,
-                                  prior if prior is not None else float(np.median(u)))
+        elif len(set(tails[shaping])) >= 2:
+            level, n = "self", int(shaping.sum())
+            offset = densest_line(u[shaping], tails[shaping], 2 * ctx.scale,
+                                  prior if prior is not None else float(np.median(u[shaping])))
             scale = ctx.scale
         elif prior is not None and not np.isnan(ctx.composition_rmse):
             level, n, offset = "composition", len(rows), prior
@@ -284,7 +291,7 @@ def _judge_one(prefix, rows, rule1_rows, group, ctx: PooledContext, params, modi
             return _undecided(rows, prefix)
         r2 = ctx.metrics[level].r2_cv
         predicted = ctx.slope * rows["Log P"].to_numpy(float) + offset
-    return _verdicts(rows, prefix, level, n, r2, predicted, scale, tails, params)
+    return _verdicts(rows, prefix, level, n, r2, predicted, scale, tails, params, shaping)
 
 
 def _composition_offset(rows, ctx: PooledContext, modifier_counts) -> float | None:
@@ -301,11 +308,11 @@ def _composition_offset(rows, ctx: PooledContext, modifier_counts) -> float | No
     return float((composition_features(table, ctx.modifier_names) @ ctx.offsets_coef)[0])
 
 
-def _verdicts(rows, prefix, level, n, r2, predicted, scale, tails, params) -> pd.DataFrame:
+def _verdicts(rows, prefix, level, n, r2, predicted, scale, tails, params, shaping) -> pd.DataFrame:
     residual = rows["RT"].to_numpy(float) - predicted
     lines = [0.0]
     if rows["base_prefix"].iloc[0] in ISOMER_SERIES:
-        lines += isomer_lines(residual, tails, params.outlier_threshold * scale)
+        lines += isomer_lines(residual[shaping], tails[shaping], params.outlier_threshold * scale)
     distance = residual[:, None] - np.array(lines)[None, :]
     nearest = np.argmin(np.abs(distance), axis=1)
     off_line = distance[np.arange(len(rows)), nearest]
@@ -374,10 +381,13 @@ REPLACED_WARNINGS = ("groups_without_model", "model_rejected", "anchor_disagrees
 
 
 def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.DataFrame,
-             groups: pd.DataFrame, warnings: list[AnalysisWarning], params: AnalysisParams
+             groups: pd.DataFrame, warnings: list[AnalysisWarning], params: AnalysisParams,
+             rule5: pd.DataFrame
              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[AnalysisWarning]]:
     """Replace the 1.0 Rule 1 verdicts by 2.0's; returns rows, groups, levels and warnings."""
-    judged, levels = judge_prefixes(eligible, modifier_counts, rule1, groups, params)
+    judged, levels = judge_prefixes(eligible, modifier_counts, rule1, groups, params,
+                                    rule5["rule5_role"].eq("fragment"))
+    judged = with_fragment_confidence(judged, rule5, params)
     groups = _groups_v2(groups, judged, eligible)
     kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
     return judged, groups, levels, kept + list(_warnings_v2(groups, judged, eligible))

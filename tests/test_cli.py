@@ -194,3 +194,18 @@ def test_worker_process_runs_queued_runs_and_stops_cleanly_on_sigterm(db):
             worker.kill()
     assert "worker stopped" in worker.stderr.read()
     assert [store.get_run(i).attempts for i in ids] == [1, 1, 1]
+
+
+def test_regression_csv_has_the_formula_guard_of_the_exports():
+    from dataclasses import replace
+
+    from ganglioside.cli import _regression_csv
+
+    result = analyze(read_table(DATA / "testwork_small.csv"))
+    groups = result.groups.copy()
+    groups.loc[0, "notes"] = "=HYPERLINK(\"http://x\")"
+    rows = list(csv.reader(io.StringIO(_regression_csv(replace(result, groups=groups))
+                                       .decode("utf-8-sig"))))
+    assert rows[0] == list(groups.columns)
+    assert rows[1][list(groups.columns).index("notes")] == "'=HYPERLINK(\"http://x\")"
+    assert len(rows) == len(groups) + 1

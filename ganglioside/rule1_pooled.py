@@ -164,6 +164,7 @@ class PooledContext:
 
     slope: float
     scale: float
+    prefix_scale: float  # typical CV RMSE of the accepted own models: a floor for each of them
     offsets_coef: np.ndarray | None
     composition_rmse: float
     modifier_names: list[str]
@@ -185,11 +186,13 @@ def build_context(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, own: pd
     metrics = {"pooled": pooled, "composition": comp_metrics,
                "self": _self_level_metrics(eligible, anchors, slope, scale)}
     own_ok = own[own["accepted"].astype(bool)]
+    prefix_scale = params.rt_sd_floor
     if len(own_ok):
         metrics["prefix"] = LevelMetrics("prefix", int(own_ok["n_anchors"].sum()),
                                          float(own_ok["r2_cv"].median()),
                                          float(own_ok["rmse_cv"].median()))
-    return PooledContext(slope, scale, coef, comp_metrics.rmse_cv, names, metrics)
+        prefix_scale = max(prefix_scale, metrics["prefix"].rmse_cv)
+    return PooledContext(slope, scale, prefix_scale, coef, comp_metrics.rmse_cv, names, metrics)
 
 
 def _prefix_table(eligible, modifier_counts, names) -> pd.DataFrame:
@@ -271,7 +274,7 @@ def _judge_one(prefix, rows, rule1_rows, group, ctx: PooledContext, params, modi
     if bool(group["accepted"]):
         level, n = "prefix", int(group["n_anchors"])
         predicted = rule1_rows["predicted_rt"].to_numpy(float)
-        scale = max(float(group["rmse_cv"]), ctx.scale)
+        scale = max(float(group["rmse_cv"]), ctx.prefix_scale)
         r2 = float(group["r2_cv"])
     else:
         u = (rows["RT"] - ctx.slope * rows["Log P"]).to_numpy(float)

@@ -8,11 +8,11 @@ Cell values stay raw here; ``validation`` applies the cell rules of 2.4.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import csv
 import hashlib
 import io
 import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,9 +90,8 @@ def read_table(source, filename: str | None = None, sheet: str | None = None) ->
         delimiter = sniff_delimiter(text)
         table, file_format = _csv_raw_table(text, delimiter, file_name), "csv"
         decimal_comma = delimiter == ";"
-    return _build(table, file_name, decimal_comma,
-                  lambda rows, blanks: SourceInfo(file_name, hashlib.sha256(raw).hexdigest(),
-                                                  file_format, rows, blanks))
+    source_info = SourceInfo(file_name, hashlib.sha256(raw).hexdigest(), file_format)
+    return _build(table, source_info, decimal_comma)
 
 
 def table_from_frame(df: pd.DataFrame) -> InputTable:
@@ -105,8 +104,7 @@ def table_from_frame(df: pd.DataFrame) -> InputTable:
     cells.index = pd.RangeIndex(len(df))
     table = _RawTable(["" if column is None else str(column) for column in df.columns], cells,
                       np.arange(2, len(df) + 2))
-    return _build(table, None, False, lambda rows, blanks: SourceInfo(
-        data_rows=rows, blank_rows_ignored=blanks))
+    return _build(table, SourceInfo(), decimal_comma=False)
 
 
 def list_sheets(source) -> list[str]:
@@ -114,7 +112,11 @@ def list_sheets(source) -> list[str]:
     raw, file_name = _read_source(source, None)
     if not raw.startswith(_XLSX_MAGIC):
         return []
-    return _open_workbook(raw, file_name).sheetnames
+    workbook = _open_workbook(raw, file_name)
+    try:
+        return list(workbook.sheetnames)
+    finally:
+        workbook.close()
 
 
 def decode_bytes(raw: bytes) -> str:
@@ -226,8 +228,13 @@ def _open_workbook(raw: bytes, file_name: str | None):
 
     try:
         return openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise InputError([f"not a readable XLSX workbook ({error})"], file_name) from None
+    except Exception as error:  # a damaged workbook fails in many ways inside openpyxl
+        raise _unreadable_workbook(error, file_name) from None
+
+
+def _unreadable_workbook(error: Exception, file_name: str | None) -> InputError:
+    return InputError([f"not a readable XLSX workbook ({type(error).__name__}: {error})"],
+                      file_name)
 
 
 def _xlsx_raw_table(raw: bytes, sheet: str | None, file_name: str | None) -> _RawTable:
@@ -239,6 +246,10 @@ def _xlsx_raw_table(raw: bytes, sheet: str | None, file_name: str | None) -> _Ra
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
         worksheet.reset_dimensions()
         rows = [list(row) for row in worksheet.iter_rows(values_only=True)]
+    except InputError:
+        raise
+    except Exception as error:  # damaged sheet XML, a chart sheet, ...
+        raise _unreadable_workbook(error, file_name) from None
     finally:
         workbook.close()
     return _raw_table(rows, np.arange(1, len(rows) + 1), file_name)
@@ -250,8 +261,8 @@ def _blank_record(row: list) -> bool:
 
 # --- header, blank rows, extra columns -------------------------------------------------------
 
-def _build(table: _RawTable, file_name: str | None, decimal_comma: bool, make_source
-           ) -> InputTable:
+def _build(table: _RawTable, source: SourceInfo, decimal_comma: bool) -> InputTable:
+    """Header matching, structural checks, blank rows and extra columns (spec 2.1-2.3)."""
     problems: list[str] = []
     header = [cell.strip() for cell in table.header]
     canonical_positions = _canonical_positions(header, problems)
@@ -271,7 +282,7 @@ def _build(table: _RawTable, file_name: str | None, decimal_comma: bool, make_so
     if len(kept) == 0:
         problems.append("no data rows")
     if problems:
-        raise InputError(problems, file_name)
+        raise InputError(problems, source.file_name)
 
     data = cells.iloc[kept].reset_index(drop=True)
     frame = pd.DataFrame({"line": table.lines[kept].astype("int64")})
@@ -281,7 +292,8 @@ def _build(table: _RawTable, file_name: str | None, decimal_comma: bool, make_so
         frame[name] = _typed_extra(data[position], decimal_comma)
 
     warnings = _blank_warning(table.lines[blank]) + extras.warnings
-    return InputTable(frame=frame, source=make_source(len(frame), int(blank.sum())),
+    source = dataclasses.replace(source, data_rows=len(frame), blank_rows_ignored=int(blank.sum()))
+    return InputTable(frame=frame, source=source,
                       warnings=warnings, extra_columns=list(extras.columns),
                       decimal_comma=decimal_comma)
 

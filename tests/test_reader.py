@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -265,6 +266,10 @@ def test_all_structural_problems_are_collected():
 def test_legacy_xls_and_broken_xlsx_are_input_errors():
     assert "legacy Excel" in problems_of(b"\xd0\xcf\x11\xe0" + b"\0" * 100, "old.xls")[0]
     assert "not a readable XLSX" in problems_of(b"PK\x03\x04garbage", "bad.xlsx")[0]
+    plain_zip = io.BytesIO()
+    with zipfile.ZipFile(plain_zip, "w") as archive:
+        archive.writestr("table.csv", HEADER)
+    assert "not a readable XLSX" in problems_of(plain_zip.getvalue(), "zip.xlsx")[0]
 
 
 @settings(max_examples=150, deadline=None)

@@ -8,6 +8,7 @@ column; per-value python work is done once per distinct value where that is simp
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ ANCHOR_CHOICES = "T/F, true/false, 1/0, yes/no, y/n"
 UNICODE_MINUS = "\u2212"
 INPUT_COLUMNS = ("Name", "RT", "Volume", "Log P", "Anchor")
 
+_FLOAT_MAX = sys.float_info.max
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _CELL_TEXT, _CELL_NUMBER, _CELL_EMPTY, _CELL_BOOL, _CELL_OTHER = range(5)
 
@@ -186,7 +188,8 @@ def number_text(value: float) -> str:
 # --- helpers ---------------------------------------------------------------------------------
 
 def _is_null(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+    return value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, (float, np.floating)) and np.isnan(value))
 
 
 def _text_series(texts: np.ndarray) -> pd.Series:
@@ -201,8 +204,10 @@ def _cell_kind(value: object) -> int:
         return _CELL_EMPTY
     if isinstance(value, (bool, np.bool_)):
         return _CELL_BOOL
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return _CELL_EMPTY if np.isnan(value) else _CELL_NUMBER
+    if isinstance(value, (float, np.floating)):
+        return _CELL_NUMBER
+    if isinstance(value, (int, np.integer)):
+        return _CELL_NUMBER if abs(value) <= _FLOAT_MAX else _CELL_OTHER  # overflow: not a number
     return _CELL_OTHER
 
 

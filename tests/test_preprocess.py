@@ -334,3 +334,17 @@ def test_any_cell_text_gives_values_or_notes(records):
             assert row.Anchor in (True, False)
         else:
             assert note.startswith("line ")
+
+
+def test_object_cells_of_an_in_memory_frame():
+    df = pd.DataFrame({"Name": ["GD1(36:1;O2)"] * 4,
+                       "RT": pd.Series([10 ** 400, pd.NaT, np.float32(2.5), np.int64(3)],
+                                       dtype=object),
+                       "Volume": [1.0] * 4, "Log P": [1.0] * 4,
+                       "Anchor": pd.Series([np.True_, 1.0, 0, None], dtype=object)})
+    rows = preprocess(table_from_frame(df)).rows
+    assert rows["input_problems"].tolist() == [
+        f"line 2, RT: '{10 ** 400}' is not a number", "line 3, RT: missing", None,
+        "line 5, Anchor: missing"]
+    assert rows["RT"].tolist()[2:] == [2.5, 3.0]
+    assert rows["Anchor"].tolist()[:3] == [True, True, False]

@@ -47,6 +47,7 @@ RESULT_ROW_COLUMNS = (  # spec 13.1, for renaming clashing extra columns
 )
 _RESULT_COLUMNS_LOWER = frozenset(column.lower() for column in RESULT_ROW_COLUMNS)
 DELIMITERS = (",", ";", "\t")
+_SNIFF_CHARACTERS = 1 << 16  # the header line is looked for in this much text
 _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
 _HANGUL_RANGES = ((0xAC00, 0xD7A3), (0x1100, 0x11FF), (0x3130, 0x318F), (0x3000, 0x303F),
@@ -142,7 +143,8 @@ def decode_bytes(raw: bytes) -> str:
 
 def sniff_delimiter(text: str) -> str:
     """The delimiter (comma, semicolon or tab) that splits the header into the most cells."""
-    first_line = next((line for line in io.StringIO(text, newline="") if line.strip()), "")
+    head = io.StringIO(text[:_SNIFF_CHARACTERS], newline="")
+    first_line = next((line for line in head if line.strip()), "")
     counts = [len(next(csv.reader([first_line], delimiter=delimiter), []))
               for delimiter in DELIMITERS]
     return DELIMITERS[counts.index(max(counts))]

@@ -31,6 +31,7 @@ ALGORITHM_VERSION = "2.0"
 """The newest algorithm, the default; ``AnalysisParams(algorithm_version="1.0")`` gives 1.0."""
 Progress = Callable[[float, str, str], None]
 
+INPUT_COLUMNS = ["row_id", "line", "Name", "RT", "Volume", "Log P", "Anchor"]
 DERIVED_COLUMNS = [
     "prefix", "core", "base_prefix", "category", "suffix", "tail", "isomer", "modifiers",
     "oac_count", "carbons", "double_bonds", "oxygens", "rule1_status", "anchor_disagrees",
@@ -91,7 +92,7 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
         checks = run_checks(out, groups, params.rt_tolerance)
         warnings.extend(chemistry_warnings(checks))
     result = AnalysisResult(
-        rows=out[_output_columns(rows, params)].reset_index(drop=True),
+        rows=out[_output_columns(table, params)].reset_index(drop=True),
         groups=groups, oac_pairs=oac_pairs, fragment_events=events,
         summary=summarize(out, groups, oac_pairs, events, isomer_summary(rules23, eligible),
                           params),
@@ -125,10 +126,10 @@ def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
     return out
 
 
-def _output_columns(rows: pd.DataFrame, params: AnalysisParams) -> list[str]:
-    leading = [c for c in rows.columns
-               if not c.startswith("_") and c not in DERIVED_COLUMNS]
-    return leading + (DERIVED_COLUMNS_V2 if params.algorithm_version == "2.0" else DERIVED_COLUMNS)
+def _output_columns(table: InputTable, params: AnalysisParams) -> list[str]:
+    """Spec 13.1 order: input columns, extra columns, input problems, derived columns."""
+    derived = DERIVED_COLUMNS_V2 if params.algorithm_version == "2.0" else DERIVED_COLUMNS
+    return [*INPUT_COLUMNS, *table.extra_columns, "input_problems", *derived]
 
 
 def _anchor_fragment_warning(rows: pd.DataFrame) -> list[AnalysisWarning]:

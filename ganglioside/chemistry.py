@@ -37,7 +37,8 @@ def run_checks(rows: pd.DataFrame, groups: pd.DataFrame, rt_tolerance: float) ->
     trusted = rows[rows["status"].isin(["valid", "unverified"])]
     records = [*_sugar_order(trusted), *_category_order(trusted, rt_tolerance),
                *_modifier_direction(trusted), *_slope_consistency(groups)]
-    return pd.DataFrame.from_records(records, columns=CHECK_COLUMNS)
+    return pd.DataFrame.from_records(records, columns=CHECK_COLUMNS).astype(
+        {"n": "int64", "value": "float64", "flagged": bool})
 
 
 def _record(check, subject, n, value, expected, flagged, note) -> dict:

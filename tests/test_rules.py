@@ -300,3 +300,12 @@ def test_save_is_called_once_before_complete():
     assert events[-2:] == ["SAVED", "complete"]
     assert result.provenance["algorithm_version"] == "1.0"
     assert result.provenance["input_sha256"] is None
+
+
+def test_a_one_row_table_and_underscore_extra_columns_survive_both_algorithms():
+    frame = table([("GM1(36:1;O2)", 10.0, 1.0, 1.0, "T")]).assign(_id=["x-1"], note=["kept"])
+    for version in ("1.0", "2.0"):
+        result = analyze_any_version(frame, AnalysisParams(algorithm_version=version))
+        assert result.summary["total_rows"] == 1 and result.rows.loc[0, "status"] == "valid"
+        assert list(result.rows.columns[7:10]) == ["_id", "note", "input_problems"]
+        assert result.rows.loc[0, "_id"] == "x-1"

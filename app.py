@@ -34,10 +34,11 @@ def sidebar() -> None:
                            "in History.")
         record = ui.peek_run(ui.selected_run_id())
         if record is not None:
-            st.page_link(ui.RESULTS_PAGE, label=f"Current run: {ui.plain(record.name)}",
+            st.caption("Current run")
+            st.page_link(ui.RESULTS_PAGE, label=ui.plain(record.name),
                          icon=ui.STATUS_ICONS.get(record.status, ":material/insights:"),
                          query_params={ui.RUN_QUERY_PARAM: record.id},
-                         help=f"Status: {record.status}")
+                         help=f"{record.status}; opens its results")
         st.caption(f"Algorithm version {ALGORITHM_VERSION}")
 
 

@@ -31,8 +31,9 @@ CURRENT_RUN_KEY = "current_run_id"
 USER_KEY = "sidebar_user_name"
 PROGRESS_POLL_SECONDS = 1.0
 
-STATUS_ICONS = {"pending": "⏳", "processing": "⚙️", "completed": "✅", "failed": "❌",
-                "cancelled": "⏹️"}
+STATUS_ICONS = {"pending": ":material/schedule:", "processing": ":material/autorenew:",
+                "completed": ":material/check_circle:", "failed": ":material/error:",
+                "cancelled": ":material/cancel:"}
 STATUS_ORDER = ("valid", "outlier", "fragment", "unverified", "invalid")   # final statuses
 RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
     "Any": None,
@@ -186,9 +187,21 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
+def format_count(count: int | None) -> str:
+    """A count for a summary card: ``323``, ``12,345``, ``1.23 M``."""
+    if count is None or pd.isna(count):
+        return "–"
+    return f"{count:,}" if count < 1_000_000 else f"{count / 1e6:.2f} M"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 run``, ``3 runs``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def format_rate(fraction: float | None) -> str:
     """A success rate (fraction) as a percentage with one decimal (spec 13.5)."""
-    return "–" if fraction is None or pd.isna(fraction) else f"{100 * fraction:.1f} %"
+    return "–" if fraction is None or pd.isna(fraction) else f"{100 * fraction:.1f}%"
 
 
 def chart_image(chart: alt.Chart, fmt: str) -> bytes:

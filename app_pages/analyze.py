@@ -3,6 +3,7 @@ run the analysis as a background job and watch its progress (``?run=ID`` in the 
 
 from dataclasses import dataclass
 
+import pandas as pd
 import streamlit as st
 
 import ui_helpers as ui
@@ -18,6 +19,10 @@ DEMO_FILE_NAME = "demo_gangliosides.csv"
 PREVIEW_ROWS = 20
 SOURCE_KEY = "analyze_source"            # the demo table, when chosen after any upload
 PARAMS_FROM_KEY = "analyze_params_from"  # which run (or "defaults") filled the parameter widgets
+EXAMPLE_TABLE = pd.DataFrame({  # spec 15, the first rows of testwork_small.csv
+    "Name": ["GD1a(36:1;O2)", "GM1a(36:1;O2)", "GD1+OAc(36:1;O2)"],
+    "RT": [9.572, 10.452, 9.861], "Volume": [1_000_000, 500_000, 300_000],
+    "Log P": [1.53, 4.00, 2.10], "Anchor": ["T", "F", "F"]})
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,16 @@ def pick_sheet(source: Source) -> str | None:
                         help="The table is read from this sheet (header in its first row).")
 
 
+def show_expected_format() -> None:
+    """What a table must look like (shown until a file is chosen)."""
+    st.info("Upload a table or try the demo data to begin. One row per peak, with these "
+            "columns (other columns are carried along):", icon=":material/upload_file:")
+    st.dataframe(EXAMPLE_TABLE, hide_index=True, width="stretch", key="analyze_example")
+    st.caption("Name: head group, optional modifiers and the ceramide `a:b;Ox`. RT in minutes. "
+               "Anchor: T for identifications you trust (they train the RT models), else F. "
+               "Header spellings such as *retention_time*, *area* or *logp* are recognised.")
+
+
 def show_input_error(error: InputError) -> None:
     st.error(f"Cannot use {ui.plain(error.file_name or 'this table')}: "
              + "".join(f"  \n• {ui.plain(problem)}" for problem in error.problems))
@@ -101,14 +116,12 @@ def show_inspection(source: Source, sheet: str | None) -> bool:
     except InputError as error:
         show_input_error(error)
         return False
-    cards = st.columns(4)
-    cards[0].metric("Rows", f"{info['rows']:,}", border=True)
-    cards[1].metric("Anchors", f"{info['anchors']:,}", border=True,
+    cards = st.columns(3)
+    cards[0].metric("Rows", ui.format_count(info["rows"]), border=True)
+    cards[1].metric("Anchors", ui.format_count(info["anchors"]), border=True,
                     help="Usable rows marked as trusted identifications; they train Rule 1.")
-    cards[2].metric("Rows with problems", f"{len(info['problems']):,}", border=True,
+    cards[2].metric("Row problems", ui.format_count(len(info["problems"])), border=True,
                     help="These rows will be reported as invalid; the others are checked.")
-    cards[3].metric("Extra columns", len(info["extra_columns"]), border=True,
-                    help="Carried through to the results unchanged.")
     extras = ", ".join(info["extra_columns"]) or "none"
     st.caption("Columns used: Name, RT, Volume, Log P, Anchor. Carried along: "
                + ui.plain(extras))
@@ -238,18 +251,20 @@ if run_in_url:
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("1 · Data")
-    upload_column, demo_column = st.columns([3, 1], vertical_alignment="center")
-    upload_column.file_uploader("Peak table", type=["csv", "xlsx"], key="analyze_upload",
-                                on_change=forget_demo,
-                                help="CSV (comma, semicolon or tab separated) or Excel .xlsx.")
+    st.file_uploader("Peak table (CSV or Excel)", type=["csv", "xlsx"], key="analyze_upload",
+                     on_change=forget_demo,
+                     help="CSV (comma, semicolon or tab separated) or Excel .xlsx.")
+    demo_column, note_column = st.columns([1, 2], vertical_alignment="center")
     demo_column.button("Try the demo data", key="analyze_demo", icon=":material/experiment:",
                        on_click=use_demo, width="stretch",
                        help=f"A generated table of {DEMO_ROWS} peaks with known answers.")
+    note_column.caption(f"No file at hand? The demo is a generated table of {DEMO_ROWS} peaks "
+                        "that goes through exactly the same checks.")
     source = chosen_source(shown_run)
     sheet = None
     usable = False
     if source is None:
-        st.info("Upload a table or try the demo data to begin.", icon=":material/upload_file:")
+        show_expected_format()
     else:
         origin = "stored input of this run" if source.run_id else "selected"
         st.caption(f"File {origin}: **{ui.plain(source.file_name)}** "

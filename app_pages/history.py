@@ -30,7 +30,7 @@ def runs_table(records) -> pd.DataFrame:
         "User": [r.user or "" for r in records],
         "Created": pd.to_datetime([r.created_at for r in records], utc=True)
                      .tz_convert(timezone).tz_localize(None),
-        "Status": [f"{ui.STATUS_ICONS.get(r.status, '')} {r.status}" for r in records],
+        "Status": [r.status for r in records],
         **{label: [(r.summary or {}).get(key) for r in records]
            for key, label in COUNT_COLUMNS.items()},
         "Success rate": [ui.format_rate((r.summary or {}).get("success_rate")) for r in records],
@@ -38,6 +38,7 @@ def runs_table(records) -> pd.DataFrame:
         "Sample type": [r.sample_type for r in records],
         "File": [r.file_name for r in records],
         "Run id": [r.id for r in records],
+        "Open": [f"results?{ui.RUN_QUERY_PARAM}={r.id}" for r in records],
     })
     for label in COUNT_COLUMNS.values():
         table[label] = table[label].astype("Int64")
@@ -131,7 +132,7 @@ counts = store.counts()
 filters = st.columns([2, 3])
 statuses = filters[0].multiselect(
     "Status", STATUSES, key="history_status_filter", placeholder="All statuses",
-    format_func=lambda s: f"{ui.STATUS_ICONS.get(s, '')} {s} ({counts.get(s, 0)})")
+    format_func=lambda s: f"{s} ({counts.get(s, 0)})")
 text = filters[1].text_input("Search", key="history_search",
                              placeholder="name, user, file or run id")
 records = store.list_runs(status=statuses or None, text=text.strip() or None)
@@ -147,8 +148,13 @@ if not records:
 selection = st.dataframe(
     runs_table(records), hide_index=True, width="stretch", key="history_table",
     on_select="rerun", selection_mode="multi-row",
-    column_config={"Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
-st.caption(f"{len(records)} runs. Select one run to open or delete it, two to compare their "
+    placeholder="–",
+    column_config={"Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                   "Open": st.column_config.LinkColumn(
+                       display_text="Open ↗", help="Open the results in a new tab")},
+    column_order=["Open", "Name", "User", "Created", "Status", *COUNT_COLUMNS.values(),
+                  "Success rate", "Duration", "Sample type", "File", "Run id"])
+st.caption(f"{ui.plural(len(records), 'run')}. Select one run to open or delete it, two to compare their "
            "parameters.")
 chosen = [records[i] for i in ui.selected_table_rows(selection) if i < len(records)]
 if len(chosen) == 1:

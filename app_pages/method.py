@@ -13,6 +13,7 @@ from ganglioside.params import PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
 DEFAULTS = AnalysisParams()
 
 st.title("How the checks work")
+st.caption("Written for the chemist who has to explain a verdict to a reviewer.")
 st.markdown(
     "The checker takes a table of annotated LC-MS/MS peaks of gangliosides (one row per "
     "chromatographic peak: **Name**, **RT**, **Volume**, **Log P**, **Anchor**) and asks, for every "
@@ -21,7 +22,7 @@ st.markdown(
     "a reviewer. Anchors are the identifications you trust (for example confirmed by MS/MS "
     "spectra or standards): only they train the retention-time models.")
 
-st.header("Rule 1 · retention time follows the head group's line", divider="gray")
+st.subheader("Rule 1 · retention time follows the head group's line", divider="gray")
 st.markdown(
     "On reversed phase, peaks of one head group (the **prefix**, e.g. `GD1`, `GD1a` or "
     "`GD1+dHex`, each its own group) elute in order of their hydrophobicity. For each prefix with "
@@ -45,7 +46,26 @@ st.markdown(
     "The Regression tab of the results shows every model with its equation in the units of your "
     "table (e.g. `RT = 7.2894 + 1.3519*Log P`), so it can be checked by hand.")
 
-st.header("Rules 2-3 · sugars, sialic acids and isomers", divider="gray")
+st.subheader("Rule 1 in algorithm 2.0 (the default): a verdict for every head group",
+             divider="gray")
+st.markdown(
+    "On real data most head groups have only 0-2 anchors, so algorithm 1.0 leaves their peaks "
+    "unverified. Algorithm 2.0 keeps every 1.0 model that is accepted and judges the other head "
+    "groups with the best evidence available, in this order:\n\n"
+    "1. **prefix**: the head group's own accepted model (as in 1.0);\n"
+    "2. **pooled**: a Log P slope shared by all head groups, with this head group's offset taken "
+    "from its 1 or 2 anchors;\n"
+    "3. **self**: the shared slope, with the offset most of this head group's lipid tails agree "
+    "on (a misidentification is a lone peak; correct identifications line up across tails);\n"
+    "4. **composition**: for a single peak without anchors, the offset predicted from the head "
+    "group's composition (sialic acids, sugars, modifiers).\n\n"
+    "Each level reports its own cross-validated n, R² and RMSE (Results → Regression → Judging "
+    "levels). For isomer-capable series (GD1, GT1, GQ1, GM1), peaks on a parallel line at a "
+    "constant offset across at least 3 tails are recognised as another isomer, not as outliers. "
+    "Every peak also gets a **confidence**: the probability that its verdict is right.\n\n"
+    "Choose algorithm 1.0 under *Advanced settings* to reproduce earlier results exactly.")
+
+st.subheader("Rules 2-3 · sugars, sialic acids and isomers", divider="gray")
 st.markdown(
     "The name is parsed into core, modifiers and ceramide (`GD1+OAc(36:1;O2)`: core `GD1`, one "
     "O-acetyl group, 36 carbons, 1 double bond, 2 oxygens). Sugar and sialic-acid counts follow "
@@ -53,7 +73,7 @@ st.markdown(
     "may legitimately show several peaks for one name; such rows are marked *isomer peaks* and "
     "numbered by RT (peak 1 of 3, ...). Nothing is re-assigned automatically.")
 
-st.header("Rule 4 · O-acetylation makes a ganglioside elute later", divider="gray")
+st.subheader("Rule 4 · O-acetylation makes a ganglioside elute later", divider="gray")
 st.markdown(
     "An O-acetyl group makes the molecule less polar, so `GD1+OAc(36:1;O2)` should elute later "
     "than `GD1(36:1;O2)`. Each O-acetylated peak is compared with the closest peak of the same "
@@ -63,7 +83,7 @@ st.markdown(
     "a base peak. Rule 4 is a flag only: a missing base peak is weak evidence against the "
     "acetylated one.")
 
-st.header("Rule 5 · in-source fragments", divider="gray")
+st.subheader("Rule 5 · in-source fragments", divider="gray")
 st.markdown(
     "In the ion source a ganglioside can lose sugars or sialic acids and appear as a smaller "
     "ganglioside at the **same retention time**. A peak is taken as an **in-source fragment** of a "
@@ -73,7 +93,7 @@ st.markdown(
     "most intense is chosen. Each peak is judged directly against each possible parent; chains "
     "(GQ1 → GT1 → GD1) are kept as separate events.")
 
-st.header("Final status", divider="gray")
+st.subheader("Final status", divider="gray")
 st.markdown(
     "One status per peak, decided in this order (the first that applies wins):\n\n"
     "| Status | When | Meaning for you |\n|---|---|---|\n"
@@ -87,7 +107,7 @@ st.markdown(
     "own columns, so nothing that influenced the verdict is hidden. The success rate is valid / "
     "(rows − invalid).")
 
-st.header("Parameters", divider="gray")
+st.subheader("Parameters", divider="gray")
 st.markdown("Set under *Advanced settings* on the Analyze page, or as flags of "
             "`python -m ganglioside analyze`. Every run records the values it used.")
 
@@ -116,7 +136,7 @@ parameter_table = pd.DataFrame(
 st.dataframe(parameter_table, hide_index=True, width="stretch", key="method_parameters")
 st.caption("oac_shift_max must be greater than oac_shift_min.")
 
-st.header("Categories and modifiers", divider="gray")
+st.subheader("Categories and modifiers", divider="gray")
 left, right = st.columns(2)
 left.dataframe(
     pd.DataFrame([{"Category": c.code, "Description": c.description, "Colour": c.colour,
@@ -127,7 +147,7 @@ right.dataframe(
                    "Sialic acids": m.sialic_units} for m in KNOWN_MODIFIERS.values()]),
     hide_index=True, width="stretch", key="method_modifiers")
 
-st.header("Reproducibility", divider="gray")
+st.subheader("Reproducibility", divider="gray")
 st.markdown(
     f"Algorithm version **{DEFAULTS.algorithm_version}**. Every result records the parameters, "
     "the SHA-256 of the uploaded file and the library versions (JSON and Excel downloads, "

@@ -39,12 +39,13 @@ RULE_COUNTS = (  # (rule, measure, summary key)
     ("Rule 5", "fragmentation events", "fragment_events"),
     ("Rule 5", "rows explained as in-source fragments", "fragment_rows"),
 )
-COMPOUND_COLUMNS = ["row_id", "line", "Name", "status", "RT", "predicted_rt", "z", "Log P",
-                    "Volume", "Anchor", "category", "prefix", "tail", "rule4_verdict",
-                    "rule5_role", "reasons"]
-GROUP_COLUMNS = ["prefix", "accepted", "reason", "n_rows", "n_anchors", "predictors",
-                 "cv_method", "r2_cv", "rmse_cv", "scale_s", "equation_raw", "n_valid",
+COMPOUND_COLUMNS = ["row_id", "line", "Name", "status", "confidence", "reasons", "RT",
+                    "predicted_rt", "z", "Log P", "Volume", "Anchor", "category", "prefix",
+                    "tail", "rule1_model", "rule4_verdict", "rule5_role"]
+GROUP_COLUMNS = ["prefix", "accepted", "reason", "n_anchors", "n_rows", "r2_cv", "rmse_cv",
+                 "equation_raw", "predictors", "cv_method", "scale_s", "n_valid",
                  "n_outlier", "n_unverified", "n_anchor_disagrees", "notes"]
+NULL = "–"   # how tables show a missing value
 SELECTABLE_ROWS = 20_000     # larger tables load lazily, without row selection
 FIXED3 = st.column_config.NumberColumn(format="%.3f")
 CHART_KEYS = ("results_chart_rt", "results_chart_residual", "results_chart_fragments")
@@ -63,37 +64,45 @@ def header(record) -> None:
 
 
 def summary_cards(summary: dict) -> None:
-    columns = st.columns(len(SUMMARY_CARDS) + 1)
-    for column, (key, label, help_text) in zip(columns, SUMMARY_CARDS):
-        column.metric(label, f"{summary.get(key, 0):,}", help=help_text, border=True)
-    columns[-1].metric("Success rate", ui.format_rate(summary.get("success_rate")), border=True,
-                       help="valid / (rows − invalid)")
+    with st.container(border=True, key="results_summary"):
+        columns = st.columns(len(SUMMARY_CARDS) + 1)
+        for column, (key, label, help_text) in zip(columns, SUMMARY_CARDS):
+            column.metric(label, ui.format_count(summary.get(key, 0)), help=help_text)
+        columns[-1].metric("Success rate", ui.format_rate(summary.get("success_rate")))
 
 
 def warnings_panel(result) -> None:
     if not result.warnings:
         return
     serious = sum(w.severity == "warning" for w in result.warnings)
-    label = f"{len(result.warnings)} notes" + (f", {serious} warnings" if serious else "")
+    label = ui.plural(len(result.warnings), "note") + " from the analysis" + (
+        f" ({ui.plural(serious, 'warning')})" if serious else "")
     with st.expander(label, icon=":material/warning:" if serious else ":material/info:"):
         st.dataframe(pd.DataFrame([{"Severity": w.severity, "Code": w.code,
                                     "Head group": w.prefix, "Message": w.message}
                                    for w in result.warnings]),
-                     hide_index=True, width="stretch", key="results_warnings")
+                     hide_index=True, width="stretch", key="results_warnings",
+                     placeholder=NULL)
 
 
 def downloads(result) -> None:
-    columns = st.columns(3)
-    for column, (kind, label, mime) in zip(columns, (
-            ("csv", "CSV (compounds)", "text/csv"),
-            ("xlsx", "Excel (all tables)",
-             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            ("json", "JSON (everything)", "application/json"))):
+    """Explanation line and the three exports, each built only when clicked."""
+    note, *buttons = st.columns([4, 1, 1, 1], vertical_alignment="center")
+    note.caption("Success rate = valid / (rows − invalid). Every row keeps the evidence of every "
+                 "rule: see Compounds.")
+    for column, (kind, label, mime) in zip(buttons, (
+            ("csv", "CSV", "text/csv"),
+            ("xlsx", "Excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            ("json", "JSON", "application/json"))):
         exporter = getattr(export, f"to_{kind}")
         column.download_button(label, data=functools.partial(exporter, result),
                                file_name=export.export_file_name(result, kind), mime=mime,
                                key=f"results_download_{kind}", icon=":material/download:",
-                               width="stretch", on_click="ignore")
+                               width="stretch", on_click="ignore",
+                               help={"csv": "The compounds table with every rule's columns",
+                                     "xlsx": "Every table, the summary, warnings, parameters "
+                                             "and provenance",
+                                     "json": "Everything, to reload or process further"}[kind])
 
 
 def chart_with_downloads(chart: alt.Chart, key: str, file_stem: str,
@@ -149,10 +158,13 @@ def compounds_tab(rows: pd.DataFrame, picked_in_charts: list[int]) -> list[int]:
     selectable = len(view) <= SELECTABLE_ROWS
     config = {c: FIXED3 for c in ("RT", "predicted_rt", "residual", "z", "Log P")}
     config["reasons"] = st.column_config.TextColumn(width="large")
+    config["confidence"] = st.column_config.ProgressColumn(
+        format="percent", min_value=0.0, max_value=1.0,
+        help="Probability that the verdict is right (algorithm 2.0)")
     state = st.dataframe(view[columns], hide_index=True, width="stretch", height=460,
                          key="results_compounds_table", column_config=config,
                          on_select="rerun" if selectable else "ignore",
-                         selection_mode="multi-row", lazy=not selectable)
+                         selection_mode="multi-row", lazy=not selectable, placeholder=NULL)
     caption = f"{len(view):,} of {len(rows):,} rows."
     st.caption(caption + (" Select rows to highlight them in the charts." if selectable else
                           " Narrow the filters to select rows."))
@@ -161,7 +173,8 @@ def compounds_tab(rows: pd.DataFrame, picked_in_charts: list[int]) -> list[int]:
 
 
 def overview_tab(result) -> None:
-    left, right = st.columns([3, 2], gap="large")
+    warnings_panel(result)
+    left, right = st.columns([1, 1], gap="large")
     with left:
         st.markdown("**Composition by category**")
         chart_with_downloads(charts.composition(result), "results_chart_composition",
@@ -169,18 +182,32 @@ def overview_tab(result) -> None:
     with right:
         st.markdown("**Rule by rule**")
         summary = result.summary
-        st.dataframe(pd.DataFrame([{"Rule": rule, "What": what, "Count": summary.get(key)}
-                                   for rule, what, key in RULE_COUNTS]),
-                     hide_index=True, width="stretch", height=565, key="results_rule_counts")
+        st.dataframe(pd.DataFrame([{"Rule": rule, "Count": summary.get(key), "What": what}
+                                   for rule, what, key in RULE_COUNTS if key in summary]),
+                     hide_index=True, width="stretch", height=565, key="results_rule_counts",
+                     placeholder=NULL,
+                     column_config={"Rule": st.column_config.TextColumn(width="small"),
+                                    "Count": st.column_config.NumberColumn(width="small")})
+    checks = result.chemistry_checks
+    if not checks.empty:
+        st.markdown("**Chemistry checks** (reported beside the verdicts; they change no status)")
+        st.dataframe(checks, hide_index=True, width="stretch", key="results_chemistry",
+                     placeholder=NULL)
 
 
 def regression_tab(result, highlighted: list[int]) -> None:
     groups = result.groups
     st.dataframe(groups[[c for c in GROUP_COLUMNS if c in groups]], hide_index=True,
-                 width="stretch", key="results_groups",
+                 width="stretch", height=320, key="results_groups", placeholder=NULL,
                  column_config={"r2_cv": FIXED3, "rmse_cv": FIXED3, "scale_s": FIXED3,
                                 "accepted": st.column_config.CheckboxColumn(),
                                 "equation_raw": st.column_config.TextColumn(width="large")})
+    levels = result.model_levels
+    if not levels.empty:
+        st.markdown("**Judging levels** (algorithm 2.0: which model judged the rows of a head "
+                    "group without its own accepted model, with its honest cross-validation)")
+        st.dataframe(levels, hide_index=True, width="stretch", key="results_levels",
+                     placeholder=NULL)
     prefixes = groups["prefix"].tolist()
     if not prefixes:
         st.info("No head group could be modelled.")
@@ -207,7 +234,7 @@ def fragments_tab(result, highlighted: list[int]) -> None:
         return
     table = events.assign(fragment_row_ids=events["fragment_row_ids"].map(ui.id_list))
     state = st.dataframe(table, hide_index=True, width="stretch", key="results_events",
-                         on_select="rerun", selection_mode="single-row",
+                         on_select="rerun", selection_mode="single-row", placeholder=NULL,
                          column_config={"rt_min": FIXED3, "rt_max": FIXED3})
     picked = ui.selected_table_rows(state)
     if picked:
@@ -217,8 +244,8 @@ def fragments_tab(result, highlighted: list[int]) -> None:
         rows = result.rows.set_index("row_id").loc[members].reset_index()
         st.dataframe(rows[["row_id", "Name", "RT", "Volume", "rule5_role", "rule5_rt_diff",
                            "status", "reasons"]], hide_index=True, width="stretch",
-                     key="results_event_rows", column_config={"RT": FIXED3,
-                                                              "rule5_rt_diff": FIXED3})
+                     key="results_event_rows", placeholder=NULL,
+                     column_config={"RT": FIXED3, "rule5_rt_diff": FIXED3})
     chart_with_downloads(charts.fragment_events(result, highlight_row_ids=highlighted),
                          "results_chart_fragments", "fragment_events")
 
@@ -231,8 +258,10 @@ def oacetylation_tab(result) -> None:
     if pairs.empty:
         st.info("No O-acetylated peaks in this table.")
         return
-    st.dataframe(pairs, hide_index=True, width="stretch", key="results_oac",
-                 column_config={"rt_oac": FIXED3, "rt_base": FIXED3, "rt_shift": FIXED3})
+    st.dataframe(pairs, hide_index=True, width="stretch", key="results_oac", placeholder=NULL,
+                 column_config={"rt_oac": FIXED3, "rt_base": FIXED3,
+                                "rt_shift": st.column_config.NumberColumn(format="%+.3f"),
+                                "note": st.column_config.TextColumn(width="large")})
 
 
 run_id = ui.selected_run_id()
@@ -259,7 +288,6 @@ if result is None:
     st.stop()
 
 summary_cards(result.summary)
-warnings_panel(result)
 downloads(result)
 
 tabs = st.tabs(["Overview", "Regression", "Compounds", "Fragments", "O-acetylation"])

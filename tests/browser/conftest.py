@@ -36,6 +36,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.db_path = db_path
         environment = {**os.environ, "GANGLIOSIDE_DB": str(db_path), **env}
         environment.pop("GANGLIOSIDE_EXECUTOR", None)  # the real background worker
         self._log = open(log_path, "wb")
@@ -111,8 +112,12 @@ def shot(page, name: str) -> Path:
 
 
 def wait_idle(page, timeout: float = 30_000) -> None:
-    """Wait until the app is connected and no script run is in progress."""
+    """Wait until the app is connected, has drawn its page and no script run is in progress."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']",
+                           timeout=timeout)
+    page.wait_for_selector("[data-testid='stMainBlockContainer'] [data-testid='stHeading']",
+                           timeout=timeout)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
                            timeout=timeout)
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']",
+    page.wait_for_function("!document.querySelector(\"[data-testid='stSkeleton']\")",
                            timeout=timeout)

@@ -82,7 +82,7 @@ def test_row_problems_are_listed_before_running(app):
     data = sample_bytes("testwork_small.csv").replace(b"9.572", b"soon", 1)
     upload(app, "small.csv", data)
     no_exception(app)
-    assert metric(app, "Rows with problems") == "1"
+    assert metric(app, "Row problems") == "1"
     problems = table_with(app, "Line", "Problem")
     assert problems["Line"].tolist() == [2]
     assert "RT" in problems["Problem"].iloc[0] and "soon" in problems["Problem"].iloc[0]

@@ -24,7 +24,7 @@ def test_sidebar_links_the_current_run(app, store):
     open_page(app, "results", run_id)
     no_exception(app)
     links = [link for link in app.sidebar.get("page_link")]
-    assert any("Small check" in link.proto.label and link.proto.query_string == f"run={run_id}"
+    assert any(link.proto.label == "Small check" and link.proto.query_string == f"run={run_id}"
                for link in links), [(link.proto.label, link.proto.query_string) for link in links]
 
 

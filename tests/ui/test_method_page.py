@@ -20,7 +20,7 @@ def test_parameter_table_lists_every_parameter_with_its_default(app):
 
 def test_every_rule_and_category_is_explained(app):
     open_page(app, "method")
-    headers = " ".join(h.value for h in app.header)
+    headers = " ".join(h.value for h in app.subheader)
     for rule in ("Rule 1", "Rules 2-3", "Rule 4", "Rule 5", "Final status", "Parameters"):
         assert rule in headers
     categories = table_with(app, "Category", "Colour")

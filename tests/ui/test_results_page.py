@@ -34,7 +34,7 @@ def test_summary_cards_show_the_stored_summary(results, store, sample_run):
     summary = store.load_result(sample_run).summary
     for label, key in CARDS.items():
         assert metric(results, label) == f"{summary[key]:,}"
-    assert metric(results, "Success rate") == f"{100 * summary['success_rate']:.1f} %"
+    assert metric(results, "Success rate") == f"{100 * summary['success_rate']:.1f}%"
 
 
 def test_every_tab_is_drawn_with_its_charts(results, store, sample_run):

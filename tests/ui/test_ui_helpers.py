@@ -71,7 +71,7 @@ def test_chart_and_table_selections_are_read_defensively():
 
 
 def test_formats():
-    assert ui.format_rate(0.8123) == "81.2 %"
+    assert ui.format_rate(0.8123) == "81.2%"
     assert ui.format_rate(None) == "–"
     assert ui.format_duration(2.345) == "2.3 s"
     assert ui.format_duration(185) == "3 min 05 s"

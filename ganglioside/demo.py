@@ -1,0 +1,248 @@
+"""Synthetic demo peak tables, realistic the way the lab's sample file is.
+
+What the sample (323 rows, 29 prefixes) shows and the demo copies:
+
+* head groups GM4-GP1 with the sample's modifier stacks (+OAc, +2OAc, +dHex, +HexNAc,
+  +Hex+HexNAc+OAc), in the sample's proportions; tails 32:0-44:3, mostly ``;O2``, a few ``;O3``;
+* Log P from the structure: about -2.47 per sialic acid, -1.9 per neutral core sugar, +0.54 per
+  carbon, -0.94 per double bond, +0.57 per O-acetyl; the same name always has the same Log P;
+* RT = head-group offset + slope * Log P with a slope of 1.30-1.40 min per Log P unit per prefix
+  and 0.07 min of noise, so more sialic acids and sugars elute earlier and more carbons later;
+* anchors on a few prefixes (GD1, GM1, GT1, GD3, GD1+dHex, GD1+HexNAc get >= 3 in a few hundred
+  rows), most prefixes have 0-2; repeated names;
+* ``isomer`` peaks: a second peak of a GD1/GT1/GQ1 name at a constant offset (+1.5-2.0 min,
+  one offset per prefix) from its line;
+* ``misidentified`` peaks: RT 0.4-2.5 min off where the name elutes;
+* ``fragment`` peaks: an in-source fragment, i.e. a smaller glycan (a sub-composition with fewer
+  sugars) of the same tail at the parent's RT (within 0.05 min) with a much smaller Volume.
+
+Everything is drawn with NumPy in whole arrays: 10^6 rows take a few seconds.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from .composition import (can_have_isomers, core_sialic_acids, modifier_totals,
+                          neutral_core_sugars, sugar_and_sialic_counts)
+from .names import parse_name
+
+TRUTH_KINDS = ("correct", "misidentified", "fragment", "isomer")
+KIND_SHARES = {"isomer": 0.10, "misidentified": 0.06, "fragment": 0.10}
+"""Share of the rows of each non-correct kind (the rest are correct)."""
+
+PREFIXES = (  # prefix, rows in the sample, share of its correct peaks that are anchors
+    ("GM4", 1, 0.0), ("GM3", 22, 0.08), ("GM2", 25, 0.0), ("GM1", 33, 0.35),
+    ("GM1+dHex", 8, 0.0), ("GM1+HexNAc", 3, 0.0), ("GD3", 20, 0.3), ("GD3+OAc", 7, 0.0),
+    ("GD2", 6, 0.25), ("GD2+OAc", 2, 0.0), ("GD1", 37, 0.6), ("GD1+OAc", 9, 0.0),
+    ("GD1+2OAc", 2, 0.0), ("GD1+dHex", 7, 0.5), ("GD1+dHex+OAc", 3, 0.0),
+    ("GD1+HexNAc", 8, 0.5), ("GD1+Hex+HexNAc+OAc", 1, 0.0), ("GT3", 9, 0.0),
+    ("GT1", 43, 0.35), ("GT1+OAc", 17, 0.1), ("GT1+2OAc", 4, 0.0), ("GT1+HexNAc", 5, 0.0),
+    ("GT1+HexNAc+OAc", 2, 0.0), ("GQ1", 16, 0.12), ("GQ1+OAc", 14, 0.12),
+    ("GQ1+2OAc", 11, 0.0), ("GP1", 3, 0.0), ("GP1+OAc", 3, 0.0), ("GP1+2OAc", 2, 0.0),
+)
+CARBONS = {32: 1, 33: 2, 34: 15, 35: 8, 36: 90, 37: 20, 38: 60, 39: 12, 40: 30, 41: 12, 42: 25,
+           43: 3, 44: 5}
+DOUBLE_BONDS = {0: 0.15, 1: 0.65, 2: 0.15, 3: 0.05}
+OXYGENS = {2: 0.95, 3: 0.05}
+"""Tail frequencies (independent), shaped like the sample's."""
+
+MODIFIER_LOG_P = {"OAc": 0.57, "dHex": -1.1, "HexNAc": -2.15, "Hex": -1.55}
+MODIFIER_RT_OFFSET = {"OAc": -0.6, "dHex": 1.5, "HexNAc": 2.6, "Hex": 2.0}
+"""Per modifier: change of Log P, and of the head group's RT offset (RT - slope * Log P)."""
+RT_NOISE = 0.07
+ISOMER_OFFSET = (1.5, 2.0)
+MISIDENTIFIED_OFFSET = (0.4, 2.5)
+FRAGMENT_RT_SPREAD = 0.05
+FRAGMENT_VOLUME_SHARE = (0.02, 0.4)
+
+
+def make_demo_table(n_rows: int, seed: int = 0, truth: bool = False) -> pd.DataFrame:
+    """``n_rows`` (>= 5) synthetic peaks: Name, RT, Volume, Log P, Anchor (``T``/``F``).
+
+    Deterministic per seed, sorted by name then RT like an exported peak list. With ``truth``
+    also ``truth_kind`` (one of ``TRUTH_KINDS``) and ``truth_parent_index`` (Int64: the row of a
+    fragment's parent, else null).
+    """
+    if n_rows < 5:
+        raise ValueError(f"n_rows = {n_rows} must be at least 5")
+    rng = np.random.default_rng(seed)
+    catalog = _catalog()
+    prefix_rt = _prefix_lines(rng, catalog)
+    wanted = {kind: int(round(share * n_rows)) for kind, share in KIND_SHARES.items()}
+    base = _correct_rows(rng, catalog, prefix_rt, n_rows - wanted["isomer"] - wanted["fragment"])
+    _misidentify(rng, base, wanted["misidentified"])
+    isomers = _isomer_rows(rng, base, prefix_rt, wanted["isomer"])
+    fragments = _fragment_rows(rng, catalog, pd.concat([base, isomers], ignore_index=True),
+                               wanted["fragment"])
+    shortfall = n_rows - len(base) - len(isomers) - len(fragments)
+    filler = _correct_rows(rng, catalog, prefix_rt, shortfall)
+    table = pd.concat([base, isomers, fragments, filler], ignore_index=True)
+    return _finished(table, catalog, truth)
+
+
+@lru_cache(maxsize=1)
+def _catalog() -> pd.DataFrame:
+    """Per prefix: composition, Log P at tail 36:1;O2, RT offset, frequency, anchor share and
+    the prefixes whose glycan is contained in its own with fewer sugars (its fragments)."""
+    records = []
+    for prefix, frequency, anchor_share in PREFIXES:
+        parsed = parse_name(f"{prefix}(36:1;O2)")
+        sialic, neutral = core_sialic_acids(parsed), neutral_core_sugars(parsed)
+        modifiers = modifier_totals(parsed)
+        records.append({
+            "prefix": prefix, "frequency": frequency, "anchor_share": anchor_share,
+            "sugars": sugar_and_sialic_counts(parsed)[0], "isomers": can_have_isomers(
+                parsed.base_prefix),
+            "composition": {"sialic": sialic, "neutral": neutral, **modifiers},
+            "log_p_36": 4.0 - 2.47 * (sialic - 1) - 1.9 * (neutral - 4) + sum(
+                MODIFIER_LOG_P[name] * count for name, count in modifiers.items()),
+            "rt_offset": 4.7 + 2.8 * (sialic - 1) + 2.9 * (neutral - 4) + sum(
+                MODIFIER_RT_OFFSET[name] * count for name, count in modifiers.items()),
+        })
+    catalog = pd.DataFrame(records)
+    catalog["fragments"] = [
+        [j for j, other in catalog.iterrows()
+         if other["sugars"] < row["sugars"] and all(
+             row["composition"].get(key, 0) >= value
+             for key, value in other["composition"].items())]
+        for _, row in catalog.iterrows()]
+    return catalog
+
+
+@lru_cache(maxsize=1)
+def _tails() -> pd.DataFrame:
+    """Every tail with its probability, text and Log P change from 36:1;O2."""
+    grid = pd.MultiIndex.from_product([list(CARBONS), list(DOUBLE_BONDS), list(OXYGENS)],
+                                      names=["carbons", "double_bonds", "oxygens"]).to_frame(
+        index=False)
+    weight = (grid["carbons"].map(CARBONS) / sum(CARBONS.values())
+              * grid["double_bonds"].map(DOUBLE_BONDS) * grid["oxygens"].map(OXYGENS))
+    grid["probability"] = weight / weight.sum()
+    grid["text"] = (grid["carbons"].astype(str) + ":" + grid["double_bonds"].astype(str)
+                    + ";O" + grid["oxygens"].astype(str))
+    grid["log_p_change"] = (0.54 * (grid["carbons"] - 36) - 0.94 * (grid["double_bonds"] - 1)
+                            - 0.7 * (grid["oxygens"] - 2))
+    return grid
+
+
+def _prefix_lines(rng: np.random.Generator, catalog: pd.DataFrame) -> pd.DataFrame:
+    """Per prefix: its RT line (offset with a little idiosyncrasy, slope) and isomer offset."""
+    count = len(catalog)
+    return pd.DataFrame({
+        "offset": catalog["rt_offset"].to_numpy() + rng.normal(0, 0.15, count),
+        "slope": rng.uniform(1.30, 1.40, count),
+        "isomer_offset": rng.uniform(*ISOMER_OFFSET, count),
+    })
+
+
+def _log_p(catalog: pd.DataFrame, prefix: np.ndarray, tail: np.ndarray) -> np.ndarray:
+    """Log P of each (prefix, tail) pair, 2 decimals like the sample's."""
+    change = _tails()["log_p_change"].to_numpy()
+    return np.round(catalog["log_p_36"].to_numpy()[prefix] + change[tail], 2)
+
+
+def _names(rng: np.random.Generator, catalog: pd.DataFrame, count: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(prefix, tail) codes of ``count`` peaks: distinct names first, as in a real peak list,
+    then (beyond a third of all possible names) names drawn again."""
+    tails = _tails()
+    frequency = catalog["frequency"].to_numpy(float)
+    weight = np.outer(frequency / frequency.sum(), tails["probability"].to_numpy()).ravel()
+    distinct = min(count, len(weight) // 3)
+    codes = np.concatenate([rng.choice(len(weight), size=distinct, replace=False, p=weight),
+                            rng.choice(len(weight), size=count - distinct, p=weight)])
+    return np.divmod(codes, len(tails))
+
+
+def _correct_rows(rng: np.random.Generator, catalog: pd.DataFrame, lines: pd.DataFrame,
+                  count: int) -> pd.DataFrame:
+    """Correctly identified peaks on their prefix's line; some are anchors."""
+    prefix, tail = _names(rng, catalog, count)
+    log_p = _log_p(catalog, prefix, tail)
+    line_rt = lines["offset"].to_numpy()[prefix] + lines["slope"].to_numpy()[prefix] * log_p
+    return pd.DataFrame({
+        "prefix": prefix, "tail": tail, "log_p": log_p, "line_rt": line_rt,
+        "rt": line_rt + rng.normal(0, RT_NOISE, count),
+        "volume": np.round(rng.lognormal(11.7, 1.8, count)),
+        "anchor": rng.random(count) < catalog["anchor_share"].to_numpy()[prefix],
+        "kind": "correct", "parent": -1,
+    })
+
+
+def _misidentify(rng: np.random.Generator, rows: pd.DataFrame, count: int) -> None:
+    """Move ``count`` non-anchor peaks 0.4-2.5 min off their line (in place)."""
+    candidates = np.flatnonzero(~rows["anchor"].to_numpy())
+    chosen = rng.choice(candidates, size=min(count, len(candidates)), replace=False)
+    shift = rng.choice([-1.0, 1.0], len(chosen)) * rng.uniform(*MISIDENTIFIED_OFFSET, len(chosen))
+    rows.loc[chosen, "rt"] = np.maximum(rows.loc[chosen, "rt"].to_numpy() + shift, 0.5)
+    rows.loc[chosen, "kind"] = "misidentified"
+
+
+def _isomer_rows(rng: np.random.Generator, rows: pd.DataFrame, lines: pd.DataFrame,
+                 count: int) -> pd.DataFrame:
+    """Second peaks of GD1/GT1/GQ1 names on a parallel line, offset constant per prefix."""
+    capable = _catalog()["isomers"].to_numpy()[rows["prefix"].to_numpy()]
+    candidates = np.flatnonzero(capable & (rows["kind"] == "correct").to_numpy())
+    parents = rows.iloc[rng.choice(candidates, size=min(count, len(candidates)), replace=False)]
+    offset = lines["isomer_offset"].to_numpy()[parents["prefix"].to_numpy()]
+    return parents.assign(
+        rt=parents["line_rt"].to_numpy() + offset + rng.normal(0, RT_NOISE, len(parents)),
+        volume=np.maximum(np.round(parents["volume"].to_numpy()
+                                   * rng.uniform(0.2, 1.0, len(parents))), 1.0),
+        anchor=False, kind="isomer", parent=-1).reset_index(drop=True)
+
+
+def _fragment_rows(rng: np.random.Generator, catalog: pd.DataFrame, rows: pd.DataFrame,
+                   count: int) -> pd.DataFrame:
+    """In-source fragments: a smaller glycan of a parent's tail at the parent's RT."""
+    n_fragments = catalog["fragments"].map(len).to_numpy()
+    prefix = rows["prefix"].to_numpy()
+    real_peak = rows["kind"].isin(["correct", "isomer"]).to_numpy()
+    candidates = np.flatnonzero((n_fragments[prefix] > 0) & real_peak
+                                & (rows["volume"].to_numpy() >= 2))
+    chosen = np.sort(rng.choice(candidates, size=min(count, len(candidates)), replace=False))
+    parents = rows.iloc[chosen]
+    choices = np.full((len(catalog), n_fragments.max()), -1)
+    for position, fragments in enumerate(catalog["fragments"]):
+        choices[position, :len(fragments)] = fragments
+    parent_prefix = parents["prefix"].to_numpy()
+    pick = np.floor(rng.random(len(parents)) * n_fragments[parent_prefix]).astype(int)
+    fragment_prefix = choices[parent_prefix, pick]
+    spread = np.round(rng.uniform(-FRAGMENT_RT_SPREAD, FRAGMENT_RT_SPREAD, len(parents)), 3)
+    parent_volume = parents["volume"].to_numpy()
+    volume = np.round(parent_volume * rng.uniform(*FRAGMENT_VOLUME_SHARE, len(parents)))
+    return pd.DataFrame({
+        "prefix": fragment_prefix, "tail": parents["tail"].to_numpy(),
+        "log_p": _log_p(catalog, fragment_prefix, parents["tail"].to_numpy()),
+        "line_rt": np.nan, "rt": np.round(parents["rt"].to_numpy(), 3) + spread,
+        "volume": np.clip(volume, 1.0, parent_volume - 1), "anchor": False,
+        "kind": "fragment", "parent": chosen,
+    })
+
+
+def _finished(rows: pd.DataFrame, catalog: pd.DataFrame, truth: bool) -> pd.DataFrame:
+    """The user-facing table, sorted by name then RT, truth columns optional."""
+    tails = _tails()["text"].to_numpy()
+    names = np.array([f"{prefix}({tail})" for prefix in catalog["prefix"] for tail in tails],
+                     dtype=object)
+    code = rows["prefix"].to_numpy() * len(tails) + rows["tail"].to_numpy()
+    rt = np.round(rows["rt"].to_numpy(), 3)
+    order = np.lexsort((rt, np.argsort(np.argsort(names))[code]))
+    table = pd.DataFrame({
+        "Name": names[code][order], "RT": rt[order], "Volume": rows["volume"].to_numpy()[order],
+        "Log P": rows["log_p"].to_numpy()[order],
+        "Anchor": np.where(rows["anchor"].to_numpy(bool)[order], "T", "F"),
+    })
+    if truth:
+        new_position = np.empty(len(order), dtype=np.int64)
+        new_position[order] = np.arange(len(order))
+        parent = rows["parent"].to_numpy()[order]
+        table["truth_kind"] = rows["kind"].to_numpy()[order]
+        parent_index = pd.array(new_position[np.maximum(parent, 0)], dtype="Int64")
+        parent_index[parent < 0] = pd.NA
+        table["truth_parent_index"] = parent_index
+    return table

@@ -35,6 +35,23 @@ STATUS_ICONS = {"pending": ":material/schedule:", "processing": ":material/autor
                 "completed": ":material/check_circle:", "failed": ":material/error:",
                 "cancelled": ":material/cancel:"}
 STATUS_ORDER = ("valid", "outlier", "fragment", "unverified", "invalid")   # final statuses
+RULE_COUNTS = (  # (rule, what is counted, summary key of spec 13.5)
+    ("Rule 1", "head groups with their own accepted model", "groups_accepted"),
+    ("Rule 1", "own models rejected (CV R² too low)", "groups_rejected"),
+    ("Rule 1", "head groups with too few anchors for their own model", "groups_without_model"),
+    ("Rule 1", "rows fitting their line", "rule1_valid"),
+    ("Rule 1", "rows off their line (outliers)", "rule1_outlier"),
+    ("Rule 1", "rows without RT evidence (unverified)", "rule1_unverified"),
+    ("Rule 1", "anchors disagreeing with their model", "anchors_disagreeing"),
+    ("Rule 1", "rows in a recurring series", "series_rows"),
+    ("Rules 2-3", "rows of isomer-capable names with several peaks", "isomer_peak_rows"),
+    ("Rules 2-3", "names on two or more rows", "repeated_names"),
+    ("Rule 4", "O-acetylation shifts consistent", "oac_consistent"),
+    ("Rule 4", "O-acetylation shifts inconsistent", "oac_inconsistent"),
+    ("Rule 4", "O-acetylated peaks not verifiable", "oac_not_verifiable"),
+    ("Rule 5", "in-source fragmentation events", "fragment_events"),
+    ("Rule 5", "rows explained as in-source fragments", "fragment_rows"),
+)
 RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
     "Any": None,
     "Rule 1: outlier": lambda rows: rows["rule1_status"].eq("outlier"),
@@ -239,6 +256,20 @@ def filter_rows(rows: pd.DataFrame, *, text: str = "", statuses: Iterable[str] =
     if row_ids is not None:
         keep &= rows["row_id"].isin(list(row_ids))
     return rows.loc[keep.to_numpy(dtype=bool)]
+
+
+def rule_counts(result: AnalysisResult) -> pd.DataFrame:
+    """The rule-by-rule table of the Overview: summary counts, then (algorithm 2.0) how many
+    rows each Rule 1 level judged."""
+    summary = result.summary
+    lines = [{"Rule": rule, "Count": summary[key], "What": what}
+             for rule, what, key in RULE_COUNTS if key in summary]
+    if "rule1_model" in result.rows:
+        judged = result.rows["rule1_model"].value_counts(sort=False)
+        lines += [{"Rule": "Rule 1", "Count": int(count), "What": f"rows judged by the {level} "
+                                                                    "model"}
+                  for level, count in judged.items()]
+    return pd.DataFrame(lines, columns=["Rule", "Count", "What"])
 
 
 def selected_point_ids(state: object, param: str = "select") -> list[int]:

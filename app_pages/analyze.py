@@ -266,20 +266,24 @@ with left:
     if source is None:
         show_expected_format()
     else:
-        origin = "stored input of this run" if source.run_id else "selected"
-        st.caption(f"File {origin}: **{ui.plain(source.file_name)}** "
+        origin = "Input of this run" if source.run_id else "File selected"
+        st.caption(f"{origin}: **{ui.plain(source.file_name)}** "
                    f"({len(source.data) / 1024:,.1f} kB)")
         sheet = pick_sheet(source)
         usable = show_inspection(source, sheet)
 
 with right:
     st.subheader("2 · Run")
+    status_box = st.container()   # filled last, so it shows a run submitted below
     params = run_settings(source, shown_run)
-    label = "Run again with these settings" if source and source.run_id else "Run analysis"
-    if st.button(label, key="analyze_run", type="primary", icon=":material/play_arrow:",
-                 disabled=not (usable and params), width="stretch"):
+    again = source is not None and source.run_id is not None
+    busy = again and shown_run is not None and shown_run.is_active
+    if st.button("Run again with these settings" if again else "Run analysis", key="analyze_run",
+                 type="primary", icon=":material/play_arrow:", width="stretch",
+                 disabled=not (usable and params) or busy,
+                 help="This run is still in progress." if busy else None):
         submit_run(source, sheet, params)
     run_id = st.query_params.get(ui.RUN_QUERY_PARAM)
     if run_id:
-        with st.container(border=True, key="analyze_status"):
+        with status_box, st.container(border=True, key="analyze_status"):
             show_run(run_id)

@@ -22,23 +22,6 @@ SUMMARY_CARDS = (  # (summary key, label, help)
     ("unverified", "Unverified", "No accepted Rule 1 model for the head group."),
     ("invalid", "Invalid", "Input problems; see the reasons column."),
 )
-RULE_COUNTS = (  # (rule, measure, summary key)
-    ("Rule 1", "models accepted", "groups_accepted"),
-    ("Rule 1", "models rejected", "groups_rejected"),
-    ("Rule 1", "head groups without enough anchors", "groups_without_model"),
-    ("Rule 1", "rows fitting their model", "rule1_valid"),
-    ("Rule 1", "outliers", "rule1_outlier"),
-    ("Rule 1", "unverified rows", "rule1_unverified"),
-    ("Rule 1", "anchors disagreeing with their model", "anchors_disagreeing"),
-    ("Rule 1", "rows in a recurring series", "series_rows"),
-    ("Rules 2-3", "rows of isomer-capable names with several peaks", "isomer_peak_rows"),
-    ("Rules 2-3", "names on two or more rows", "repeated_names"),
-    ("Rule 4", "O-acetylation shifts consistent", "oac_consistent"),
-    ("Rule 4", "O-acetylation shifts inconsistent", "oac_inconsistent"),
-    ("Rule 4", "O-acetylated peaks not verifiable", "oac_not_verifiable"),
-    ("Rule 5", "fragmentation events", "fragment_events"),
-    ("Rule 5", "rows explained as in-source fragments", "fragment_rows"),
-)
 COMPOUND_COLUMNS = ["row_id", "line", "Name", "status", "confidence", "reasons", "RT",
                     "predicted_rt", "z", "Log P", "Volume", "Anchor", "category", "prefix",
                     "tail", "rule1_model", "rule4_verdict", "rule5_role"]
@@ -181,10 +164,7 @@ def overview_tab(result) -> None:
                              "composition", selectable=False)
     with right:
         st.markdown("**Rule by rule**")
-        summary = result.summary
-        st.dataframe(pd.DataFrame([{"Rule": rule, "Count": summary.get(key), "What": what}
-                                   for rule, what, key in RULE_COUNTS if key in summary]),
-                     hide_index=True, width="stretch", height=565, key="results_rule_counts",
+        st.dataframe(ui.rule_counts(result), hide_index=True, width="stretch", height=565, key="results_rule_counts",
                      placeholder=NULL,
                      column_config={"Rule": st.column_config.TextColumn(width="small"),
                                     "Count": st.column_config.NumberColumn(width="small")})

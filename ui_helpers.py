@@ -35,6 +35,17 @@ STATUS_ICONS = {"pending": ":material/schedule:", "processing": ":material/autor
                 "completed": ":material/check_circle:", "failed": ":material/error:",
                 "cancelled": ":material/cancel:"}
 STATUS_ORDER = ("valid", "outlier", "fragment", "unverified", "invalid")   # final statuses
+PARAMETER_LABELS = {  # how the Analyze page names each parameter of PARAMETER_SPECS
+    "r2_threshold": "Rule 1 · minimum CV R²",
+    "outlier_threshold": "Rule 1 · outlier when |z| ≥",
+    "min_anchors": "Rule 1 · anchors needed for a model",
+    "rt_sd_floor": "Rule 1 · smallest RT scale",
+    "oac_shift_min": "Rule 4 · smallest O-acetyl RT shift",
+    "oac_shift_max": "Rule 4 · largest O-acetyl RT shift",
+    "rt_tolerance": "Rule 5 · fragment RT tolerance",
+    "apply_fragment_status": "Rule 5 · give fragments the status 'fragment'",
+    "algorithm_version": "Algorithm version",
+}
 RULE_COUNTS = (  # (rule, what is counted, summary key of spec 13.5)
     ("Rule 1", "head groups with their own accepted model", "groups_accepted"),
     ("Rule 1", "own models rejected (CV R² too low)", "groups_rejected"),
@@ -202,6 +213,11 @@ def format_duration(seconds: float | None) -> str:
         return f"{seconds:.0f} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest:02d} s"
+
+
+def parameter_label(name: str, unit: str = "") -> str:
+    """The label of a parameter's input, with its unit."""
+    return PARAMETER_LABELS.get(name, name) + (f" ({unit})" if unit else "")
 
 
 def format_count(count: int | None) -> str:

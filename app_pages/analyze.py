@@ -157,15 +157,15 @@ def fill_parameters(params: AnalysisParams, origin: str) -> None:
 def parameter_inputs() -> dict:
     """One input per parameter, generated from PARAMETER_SPECS (range, step, help)."""
     values = {}
-    for spec in PARAMETER_SPECS:
+    for spec in sorted(PARAMETER_SPECS, key=lambda s: ui.parameter_label(s.name)):
         key = parameter_key(spec.name)
-        label = spec.name + (f" ({spec.unit})" if spec.unit else "")
+        label = ui.parameter_label(spec.name, spec.unit)
         if spec.kind is bool:
-            values[spec.name] = st.toggle(label, key=key, help=spec.help)
+            values[spec.name] = st.toggle(label, key=key, help=f"{spec.help}  \n`{spec.name}`")
             continue
         default = getattr(AnalysisParams(), spec.name)
         help_text = (f"{spec.help}  \nDefault {default:g}; allowed {spec.minimum:g} – "
-                     f"{spec.maximum:g}.")
+                     f"{spec.maximum:g}. `{spec.name}`")
         if spec.kind is int:
             values[spec.name] = st.number_input(label, int(spec.minimum), int(spec.maximum),
                                                 step=1, key=key, help=help_text)
@@ -174,7 +174,7 @@ def parameter_inputs() -> dict:
                                                 step=0.01 if spec.maximum < 1.5 else 0.1,
                                                 format="%.3f", key=key, help=help_text)
     values["algorithm_version"] = st.selectbox(
-        "algorithm_version", ALGORITHM_VERSIONS, key=parameter_key("algorithm_version"),
+        ui.parameter_label("algorithm_version"), ALGORITHM_VERSIONS, key=parameter_key("algorithm_version"),
         format_func=lambda v: f"{v} (newest)" if v == ALGORITHM_VERSIONS[0] else v,
         help="The newest algorithm is the default; older versions stay available so earlier "
              "results can be reproduced exactly. See Method.")

@@ -7,8 +7,9 @@ this page can never disagree with what the analysis does.
 import pandas as pd
 import streamlit as st
 
+import ui_helpers as ui
 from ganglioside.composition import CATEGORIES, KNOWN_MODIFIERS
-from ganglioside.params import PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
+from ganglioside.params import ALGORITHM_VERSIONS, PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
 
 DEFAULTS = AnalysisParams()
 
@@ -128,11 +129,16 @@ def _default_text(spec) -> str:
 
 
 parameter_table = pd.DataFrame(
-    [{"Parameter": spec.name, "Default": _default_text(spec), "Allowed": _range_text(spec),
-      "Meaning": spec.help} for spec in PARAMETER_SPECS]
-    + [{"Parameter": "sample_type", "Default": DEFAULTS.sample_type,
-        "Allowed": ", ".join(SAMPLE_TYPES), "Meaning": "Recorded with the run; no effect on the "
-                                                       "analysis."}])
+    [{"Parameter": spec.name, "On the Analyze page": ui.parameter_label(spec.name),
+      "Default": _default_text(spec), "Allowed": _range_text(spec), "Meaning": spec.help}
+     for spec in PARAMETER_SPECS]
+    + [{"Parameter": "algorithm_version", "On the Analyze page": "Algorithm version",
+        "Default": DEFAULTS.algorithm_version, "Allowed": ", ".join(ALGORITHM_VERSIONS),
+        "Meaning": "Which version of the checks to run; older versions reproduce earlier "
+                   "results exactly."},
+       {"Parameter": "sample_type", "On the Analyze page": "Sample type",
+        "Default": DEFAULTS.sample_type, "Allowed": ", ".join(SAMPLE_TYPES),
+        "Meaning": "Recorded with the run; no effect on the analysis."}])
 st.dataframe(parameter_table, hide_index=True, width="stretch", key="method_parameters")
 st.caption("oac_shift_max must be greater than oac_shift_min.")
 

@@ -41,11 +41,18 @@ def composition_matrix(part: pd.DataFrame, modifier_counts: pd.DataFrame) -> np.
     return np.hstack([base, mods])
 
 
-def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float) -> np.ndarray:
-    """Parent ``row_id`` per participant (-1 if none), by the choice rule of 9.4."""
+def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float,
+                 nearest_first: bool = False) -> np.ndarray:
+    """Parent ``row_id`` per participant (-1 if none).
+
+    Spec 9.4 (algorithm 1.0): the candidate with the largest Volume, then more sugars, then the
+    smaller ``row_id``. With ``nearest_first`` (2.0), candidates of different compositions are
+    first compared by closeness in RT: an in-source fragment's apex coincides with its parent's,
+    so when several larger glycans co-elute, the one eluting nearest is the likeliest parent
+    (within one composition, i.e. repeated peaks of one name, the largest still wins).
+    """
     n = len(part)
-    best_vol = np.full(n, -np.inf)
-    best_sugar = np.full(n, -1, dtype=np.int64)
+    best = np.full((n, 4), -np.inf)  # choice key per fragment, compared lexicographically
     best_row = np.full(n, -1, dtype=np.int64)
     rt = part["RT"].to_numpy(float)
     vol = part["Volume"].to_numpy(float)
@@ -63,15 +70,31 @@ def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float) -> np.n
             p0 = in_class[0]
             contained = np.all(comp[tail_rows] <= comp[p0], axis=1) & (sugar[tail_rows] < sugar[p0])
             frag = tail_rows[contained]
-            if len(frag):
-                _best_in_class(frag, in_class, rt, vol, row_id, tolerance,
-                               (best_vol, best_sugar, best_row), sugar[p0])
+            if not len(frag):
+                continue
+            frag, candidate = _best_in_class(frag, in_class, rt, vol, row_id, tolerance)
+            closeness = -np.round(np.abs(rt[frag] - rt[candidate]), 9) if nearest_first \
+                else np.zeros(len(frag))
+            key = np.column_stack([closeness, vol[candidate], np.full(len(frag), sugar[p0]),
+                                   -row_id[candidate]])
+            better = _lexicographically_greater(key, best[frag])
+            best[frag[better]] = key[better]
+            best_row[frag[better]] = row_id[candidate[better]]
     return best_row
 
 
-def _best_in_class(frag, parents, rt, vol, row_id, tolerance, best, parent_sugar) -> None:
-    """Update each fragment's best parent with the best candidate of one parent class."""
-    best_vol, best_sugar, best_row = best
+def _lexicographically_greater(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise a > b comparing columns left to right."""
+    greater = np.zeros(len(a), dtype=bool)
+    undecided = np.ones(len(a), dtype=bool)
+    for column in range(a.shape[1]):
+        greater |= undecided & (a[:, column] > b[:, column])
+        undecided &= a[:, column] == b[:, column]
+    return greater
+
+
+def _best_in_class(frag, parents, rt, vol, row_id, tolerance) -> tuple[np.ndarray, np.ndarray]:
+    """Fragments that have a candidate in one parent class, and that class's best candidate."""
     by_rt = parents[np.argsort(rt[parents], kind="stable")]
     # rank orders the class by Volume, then by smaller row_id: its maximum is the class's choice
     order = np.lexsort((-row_id[by_rt], vol[by_rt]))
@@ -83,18 +106,11 @@ def _best_in_class(frag, parents, rt, vol, row_id, tolerance, best, parent_sugar
     has = hi > lo
     frag, lo, hi = frag[has], lo[has], hi[has]
     if not len(frag):
-        return
-    bounds = np.column_stack([lo, hi]).ravel()
-    top_rank = np.maximum.reduceat(np.append(rank, -1), bounds)[::2]
+        return frag, frag
+    top_rank = np.maximum.reduceat(np.append(rank, -1), np.column_stack([lo, hi]).ravel())[::2]
     candidate = by_rt[order[top_rank]]
-    cand_vol, cand_row = vol[candidate], row_id[candidate]
-    qualifies = cand_vol > vol[frag]
-    better = qualifies & ((cand_vol > best_vol[frag])
-                          | ((cand_vol == best_vol[frag]) & (parent_sugar > best_sugar[frag]))
-                          | ((cand_vol == best_vol[frag]) & (parent_sugar == best_sugar[frag])
-                             & (cand_row < best_row[frag])))
-    take = frag[better]
-    best_vol[take], best_sugar[take], best_row[take] = cand_vol[better], parent_sugar, cand_row[better]
+    qualifies = vol[candidate] > vol[frag]
+    return frag[qualifies], candidate[qualifies]
 
 
 def run_rule5(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, params: AnalysisParams
@@ -109,7 +125,8 @@ def run_rule5(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, params: Ana
     part = participants_of(eligible)
     if part.empty:
         return per_row, _empty_events()
-    parent_row = find_parents(part, composition_matrix(part, modifier_counts), params.rt_tolerance)
+    parent_row = find_parents(part, composition_matrix(part, modifier_counts), params.rt_tolerance,
+                              nearest_first=params.algorithm_version != "1.0")
     by_id = eligible.set_index("row_id")
     is_fragment = parent_row >= 0
     fragments = part[is_fragment].assign(parent=parent_row[is_fragment])

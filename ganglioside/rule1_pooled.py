@@ -51,6 +51,12 @@ from .result import AnalysisWarning
 
 ISOMER_SERIES = ("GD1", "GT1", "GQ1", "GM1")
 SERIES_MIN_TAILS = 3
+SERIES_MIN_SHARE = 0.1
+REFIT_BAND = 2.5  # in units of the level's scale
+REFIT_MIN_PEAKS = 5
+REFIT_MIN_SPAN = 2.0
+MAX_PARALLEL_LINES = 2
+ISOMER_REFINE = 1.5
 PRIOR_CORRECT = 0.85
 MISID_SPAN = 5.0  # min: misidentified peaks land up to ~2.5 min either side of their line
 LEVELS = ("prefix", "pooled", "self", "composition")
@@ -141,14 +147,21 @@ def densest_line(u: np.ndarray, tails: np.ndarray, width: float, prior: float) -
 
 
 def isomer_lines(offsets: np.ndarray, tails: np.ndarray, width: float) -> list[float]:
-    """Offsets (relative to the main line) of recurring parallel lines, by support."""
+    """Offsets (relative to the main line) of recurring parallel lines, strongest first.
+
+    A line needs ``SERIES_MIN_TAILS`` distinct names and at least ``SERIES_MIN_SHARE`` of the
+    series' names: isomer peaks are a systematic feature of a series, while misidentified peaks
+    scatter over ±2.5 min and only by chance pile up a few names at one offset. At most
+    ``MAX_PARALLEL_LINES`` (positional isomers a, b, c: the main line and two more).
+    """
     lines: list[float] = []
+    needed = max(SERIES_MIN_TAILS, SERIES_MIN_SHARE * len(set(tails)))
     remaining = np.abs(offsets) > width
-    while remaining.sum() >= SERIES_MIN_TAILS:
+    while remaining.sum() >= needed and len(lines) < MAX_PARALLEL_LINES:
         u, t = offsets[remaining], tails[remaining]
         centre = densest_line(u, t, width, prior=0.0)
         member = remaining & (np.abs(offsets - centre) <= width)
-        if len(set(tails[member])) < SERIES_MIN_TAILS:
+        if len(set(tails[member])) < needed:
             break
         lines.append(float(np.median(offsets[member])))
         remaining &= ~member
@@ -248,53 +261,118 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     """Algorithm 2.0 Rule 1 columns for every eligible row, and the level metrics table.
 
     ``rule1`` and ``own`` are the 1.0 per-row columns and regression table: a prefix whose own
-    model was accepted keeps its 1.0 line (with the pooled scale as a lower bound).
+    model was accepted keeps its 1.0 line (floored by the typical own-model scale).
     ``fragments`` marks Rule 5 fragments: at their parent's RT they would form false parallel
     lines (fragments of one parent series sit at a constant offset from their own line), so they
     are judged against the lines but never shape one.
     """
     ctx = build_context(eligible, modifier_counts, own, params)
     own_by_prefix = own.set_index("prefix")
-    parts = []
+    lines = {}
     for prefix, rows in eligible.groupby("prefix", sort=False):
-        group = own_by_prefix.loc[prefix]
-        parts.append(_judge_one(prefix, rows, rule1.loc[rows.index], group, ctx, params,
-                                modifier_counts, fragments.loc[rows.index].to_numpy(bool)))
+        lines[prefix] = _main_line(rows, rule1.loc[rows.index], own_by_prefix.loc[prefix], ctx,
+                                   modifier_counts, ~fragments.loc[rows.index].to_numpy(bool))
+    parallel = _family_lines(eligible, lines, fragments, params)
+    parts = [_verdicts(rows, prefix, lines[prefix], parallel.get(rows["base_prefix"].iloc[0], []),
+                       params, fragments.loc[rows.index].to_numpy(bool))
+             if lines[prefix] else _undecided(rows, prefix)
+             for prefix, rows in eligible.groupby("prefix", sort=False)]
     out = pd.concat(parts).reindex(eligible.index)
     levels = pd.DataFrame([m.as_record() for m in ctx.metrics.values()])
     return out, levels
 
 
-def _judge_one(prefix, rows, rule1_rows, group, ctx: PooledContext, params, modifier_counts,
-               explained):
-    """Verdicts of one prefix; ``explained`` rows (Rule 5 fragments) never shape a line."""
+@dataclass(frozen=True)
+class MainLine:
+    """The line a prefix is judged by, and the level that gave it."""
+
+    level: str
+    n: int
+    r2: float
+    predicted: np.ndarray
+    scale: float
+
+
+def _main_line(rows, rule1_rows, group, ctx: PooledContext, modifier_counts, shaping
+               ) -> MainLine | None:
+    """The best available line of one prefix (module docstring); None if no level applies."""
     anchors = rows["Anchor"].eq(True).to_numpy()
     tails = rows["tail"].fillna("").to_numpy(object)
-    shaping = ~explained if (~explained).sum() >= 2 else np.ones(len(rows), bool)
     if bool(group["accepted"]):
-        level, n = "prefix", int(group["n_anchors"])
-        predicted = rule1_rows["predicted_rt"].to_numpy(float)
-        scale = max(float(group["rmse_cv"]), ctx.prefix_scale)
-        r2 = float(group["r2_cv"])
+        return MainLine("prefix", int(group["n_anchors"]), float(group["r2_cv"]),
+                        rule1_rows["predicted_rt"].to_numpy(float),
+                        max(float(group["rmse_cv"]), ctx.prefix_scale))
+    u = (rows["RT"] - ctx.slope * rows["Log P"]).to_numpy(float)
+    prior = _composition_offset(rows, ctx, modifier_counts)
+    if anchors.any():
+        level, n, offset = "pooled", int(anchors.sum()), float(u[anchors].mean())
+        scale = ctx.scale * np.sqrt(1 + 1 / n)
+    elif len(set(tails[shaping])) >= 2:
+        level, n, scale = "self", int(shaping.sum()), ctx.scale
+        offset = densest_line(u[shaping], tails[shaping], 2 * ctx.scale,
+                              prior if prior is not None else float(np.median(u[shaping])))
+    elif prior is not None and not np.isnan(ctx.composition_rmse):
+        level, n, offset = "composition", int(shaping.sum()), prior
+        scale = float(np.hypot(ctx.scale, ctx.composition_rmse))
     else:
-        u = (rows["RT"] - ctx.slope * rows["Log P"]).to_numpy(float)
-        prior = _composition_offset(rows, ctx, modifier_counts)
-        if anchors.any():
-            level, n, offset = "pooled", int(anchors.sum()), float(u[anchors].mean())
-            scale = ctx.scale * np.sqrt(1 + 1 / n)
-        elif len(set(tails[shaping])) >= 2:
-            level, n = "self", int(shaping.sum())
-            offset = densest_line(u[shaping], tails[shaping], 2 * ctx.scale,
-                                  prior if prior is not None else float(np.median(u[shaping])))
-            scale = ctx.scale
-        elif prior is not None and not np.isnan(ctx.composition_rmse):
-            level, n, offset = "composition", len(rows), prior
-            scale = float(np.hypot(ctx.scale, ctx.composition_rmse))
-        else:
-            return _undecided(rows, prefix)
-        r2 = ctx.metrics[level].r2_cv
-        predicted = ctx.slope * rows["Log P"].to_numpy(float) + offset
-    return _verdicts(rows, prefix, level, n, r2, predicted, scale, tails, params, shaping)
+        return None
+    log_p = rows["Log P"].to_numpy(float)
+    predicted = ctx.slope * log_p + offset
+    if level in ("pooled", "self"):
+        predicted = refit_on_members(log_p, rows["RT"].to_numpy(float), predicted, shaping,
+                                     REFIT_BAND * scale)
+    return MainLine(level, n, ctx.metrics[level].r2_cv, predicted, scale)
+
+
+def refit_on_members(log_p, rt, predicted, shaping, band) -> np.ndarray:
+    """Let a prefix's own peaks tilt its line when they span enough Log P.
+
+    Slopes differ a little between head groups (1.28-1.42 min per unit on the sample), which over
+    a wide Log P range moves the line by more than the RT scatter. The peaks already on the
+    line (within ``band``, fragments excluded) refit slope and offset by least squares when there
+    are at least ``REFIT_MIN_PEAKS`` of them spread over ``REFIT_MIN_SPAN`` Log P units.
+    """
+    members = shaping & (np.abs(rt - predicted) <= band)
+    if members.sum() < REFIT_MIN_PEAKS or np.ptp(log_p[members]) < REFIT_MIN_SPAN:
+        return predicted
+    slope, intercept = np.polyfit(log_p[members], rt[members], 1)
+    return slope * log_p + intercept
+
+
+def own_offset(residual: np.ndarray, family_offset: float, width: float) -> float:
+    """A family isomer line as this prefix shows it: the median of its own peaks near the line.
+
+    The isomer offset can differ a little with the modifiers; a prefix with at least 2 peaks
+    within ``ISOMER_REFINE`` widths of the family's offset uses their median.
+    """
+    near = residual[np.abs(residual - family_offset) <= ISOMER_REFINE * width]
+    return float(np.median(near)) if len(near) >= 2 else family_offset
+
+
+def _family_lines(eligible, lines: dict, fragments: pd.Series, params) -> dict[str, list[float]]:
+    """Parallel isomer lines per isomer-capable series, from all its prefixes together.
+
+    Positional isomers differ in where a sialic acid sits on the core, which extra modifiers do
+    not change: GD1, GD1+OAc and GD1+dHex share their isomer offsets. Pooling the series'
+    prefixes lets a small prefix's isomer peaks join a line that its family shows across
+    >= ``SERIES_MIN_TAILS`` distinct (prefix, tail) names.
+    """
+    found = {}
+    for base, rows in eligible[eligible["base_prefix"].isin(ISOMER_SERIES)].groupby(
+            "base_prefix", sort=False):
+        residual, keys, scales = [], [], []
+        for prefix, prefix_rows in rows.groupby("prefix", sort=False):
+            line = lines[prefix]
+            if line is None:
+                continue
+            keep = ~fragments.loc[prefix_rows.index].to_numpy(bool)
+            residual.append((prefix_rows["RT"].to_numpy(float) - line.predicted)[keep])
+            keys.append((prefix + "|" + prefix_rows["tail"].fillna("")).to_numpy(object)[keep])
+            scales.append(line.scale)
+        if residual:
+            width = params.outlier_threshold * float(np.median(scales))
+            found[base] = isomer_lines(np.concatenate(residual), np.concatenate(keys), width)
+    return found
 
 
 def _composition_offset(rows, ctx: PooledContext, modifier_counts) -> float | None:
@@ -311,11 +389,13 @@ def _composition_offset(rows, ctx: PooledContext, modifier_counts) -> float | No
     return float((composition_features(table, ctx.modifier_names) @ ctx.offsets_coef)[0])
 
 
-def _verdicts(rows, prefix, level, n, r2, predicted, scale, tails, params, shaping) -> pd.DataFrame:
+def _verdicts(rows, prefix, line: MainLine, parallel: list[float], params,
+              explained: np.ndarray) -> pd.DataFrame:
+    """Status, z, isomer line and confidence of every row of one prefix."""
+    level, n, r2, predicted, scale = line.level, line.n, line.r2, line.predicted, line.scale
     residual = rows["RT"].to_numpy(float) - predicted
-    lines = [0.0]
-    if rows["base_prefix"].iloc[0] in ISOMER_SERIES:
-        lines += isomer_lines(residual[shaping], tails[shaping], params.outlier_threshold * scale)
+    lines = [0.0, *(own_offset(residual[~explained], offset, params.outlier_threshold * scale)
+                    for offset in parallel)]
     distance = residual[:, None] - np.array(lines)[None, :]
     nearest = np.argmin(np.abs(distance), axis=1)
     off_line = distance[np.arange(len(rows)), nearest]

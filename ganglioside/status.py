@@ -10,6 +10,11 @@ from .params import AnalysisParams
 STATUSES = ("valid", "outlier", "fragment", "unverified", "invalid")
 NOTE_COLUMNS = ("input_problems", "_rule1_note", "_rules23_note", "_rule4_note", "_rule5_note",
                 "_status_note")
+PRECISE_LEVELS = ("prefix", "pooled", "self")
+"""Rule 1 levels whose line is known to within the RT scatter; a composition-predicted line
+(about 1 min of error) is too vague to explain a co-elution away."""
+COINCIDENCE_Z = 2.0
+"""A co-eluting peak counts as explained by its own line only when it fits it this closely."""
 COINCIDENCE_NOTE = ("Status: valid, not fragment: the peak also fits its own head group's line, "
                     "so its co-elution with the larger glycan is taken as a coincidence")
 
@@ -17,15 +22,17 @@ COINCIDENCE_NOTE = ("Status: valid, not fragment: the peak also fits its own hea
 def fragment_applies(rows: pd.DataFrame, params: AnalysisParams) -> pd.Series:
     """Rows whose Rule 5 role makes their status ``fragment``.
 
-    In 1.0 every fragment (spec 10). In 2.0 only one that its own head group's line does not
-    explain: a true in-source fragment elutes at its parent's RT, which is rarely where its own
+    In 1.0 every fragment (spec 10). In 2.0 only one that its own head group's line (a precise
+    one: not a composition prediction) does not explain: a true in-source fragment elutes at its parent's RT, which is rarely where its own
     name elutes, while a correct peak that merely co-elutes with a larger glycan sits on its own
     line. On the benchmark this keeps fragment recall and lifts fragment precision.
     """
     fragment = (rows["rule5_role"] == "fragment") & params.apply_fragment_status
     if params.algorithm_version == "1.0":
         return fragment
-    return fragment & (rows["rule1_status"] != "valid")
+    precise_fit = ((rows["rule1_status"] == "valid") & rows["rule1_model"].isin(PRECISE_LEVELS)
+                   & (rows["z"].abs() < COINCIDENCE_Z))
+    return fragment & ~precise_fit
 
 
 def final_status(rows: pd.DataFrame, params: AnalysisParams) -> pd.Series:

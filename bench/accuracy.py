@@ -1,8 +1,9 @@
 """Accuracy benchmark on ground truth (issue 5): algorithm 1.0 against 2.0, seed by seed.
 
-Tables come from ``bench/truth_tables.py``: 250-1,000 rows, many prefixes with 0-2 anchors,
-repeated names, modifier stacks, isomer series, misidentified peaks 0.4-2.5 min off, in-source
-fragments with their parent.
+Tables come from ``ganglioside.demo.make_demo_table(n, seed, truth=True)``: 250-1,000 rows, many
+prefixes with 0-2 anchors, repeated names, modifier stacks, isomer series, misidentified peaks
+0.4-2.5 min off, in-source fragments with their parent (see that module for how it mimics the
+lab's sample).
 
 Metrics (per seed and algorithm):
 * misidentification precision / recall / F1: a row is truly bad when it is misidentified or an
@@ -28,10 +29,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ganglioside import AnalysisParams, analyze  # noqa: E402
-from truth_tables import make_truth_table  # noqa: E402
+from ganglioside.demo import make_demo_table  # noqa: E402
 
 SIZES = (250, 400, 600, 800, 1000)
 BAD = ("misidentified", "fragment")
@@ -88,7 +88,7 @@ def main() -> None:
     records, kept = [], []
     for seed in args.seeds:
         n_rows = SIZES[seed % len(SIZES)]
-        table = make_truth_table(n_rows, seed=seed)
+        table = make_demo_table(n_rows, seed=seed, truth=True)
         truth = table[["truth_kind", "truth_parent_index"]].reset_index(drop=True)
         for version in ("1.0", "2.0"):
             result = analyze(table.drop(columns=list(truth.columns)),

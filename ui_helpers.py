@@ -6,6 +6,7 @@ Everything scientific lives in ``ganglioside``; this module only connects it to 
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import re
@@ -15,6 +16,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ganglioside import charts
 from ganglioside.jobs import BackgroundWorker, SynchronousExecutor
 from ganglioside.result import AnalysisResult
 from ganglioside.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
@@ -146,6 +148,35 @@ def load_result(run_id: str) -> AnalysisResult | None:
         return _load_result(os.environ.get(DB_ENV_VAR, ""), run_id)
     except RunNotFoundError:
         return None
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def cached_chart(_result: AnalysisResult, run_id: str, builder: str, *args) -> alt.Chart:
+    """``ganglioside.charts.<builder>(result, *args)``, built once per run and arguments
+    (chart builders are pure, and a run's result never changes)."""
+    return getattr(charts, builder)(_result, *args)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _cached_spec(_result: AnalysisResult, run_id: str, builder: str, *args) -> dict:
+    with alt.theme.enable("none"):   # as st.altair_chart converts: no default view size
+        return cached_chart(_result, run_id, builder, *args).to_dict()
+
+
+def chart_spec(result: AnalysisResult, run_id: str, builder: str, *args) -> dict:
+    """The Vega-Lite spec of a cached chart (a fresh copy: Streamlit adjusts what it draws).
+
+    Converting an Altair chart validates it against the Vega-Lite schema, which costs more than
+    a whole rerun should; a run's charts are converted once."""
+    return copy.deepcopy(_cached_spec(result, run_id, builder, *args))
+
+
+def plotted_prefixes(result: AnalysisResult) -> list[str]:
+    """Head groups with usable rows to plot: accepted models first, then by size."""
+    usable = result.rows.loc[result.rows["status"] != "invalid", "prefix"].dropna().unique()
+    groups = result.groups[result.groups["prefix"].isin(usable)]
+    ordered = groups.sort_values(["accepted", "n_rows"], ascending=False, kind="stable")
+    return ordered["prefix"].tolist()
 
 
 # ---- live progress --------------------------------------------------------------------------------

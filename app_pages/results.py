@@ -1,37 +1,42 @@
 """Results of one run (``?run=ID``): summary cards, tabs with tables and linked charts, downloads.
 
-The result is read from the run store once per run and cached (ui.load_result), so switching tabs
-or filtering never recomputes anything.
+The result is read from the run store once per run and cached (ui.load_result); charts are built
+once per run and selection (ui.cached_chart); only the open tab is drawn (its name is in the URL,
+``?results_tab=...``), so an interaction reruns one tab and recomputes nothing.
 """
 
 import functools
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 import ui_helpers as ui
-from ganglioside import charts, export
+from ganglioside import export
 
 SUMMARY_CARDS = (  # (summary key, label, help)
     ("total_rows", "Rows", "Data rows in the table."),
     ("anchors", "Anchors", "Usable rows marked as trusted identifications."),
-    ("valid", "Valid", "RT fits the head group's model (or an anchor without a model)."),
-    ("outlier", "Outliers", "Rule 1: RT too far from the head group's line."),
+    ("valid", "Valid", "The RT fits the line of the head group."),
+    ("outlier", "Outliers", "Rule 1: the RT is too far from the head group's line."),
     ("fragment", "Fragments", "Rule 5: in-source fragment of a larger peak."),
-    ("unverified", "Unverified", "No accepted Rule 1 model for the head group."),
+    ("unverified", "Unverified", "No RT evidence for the head group either way."),
     ("invalid", "Invalid", "Input problems; see the reasons column."),
 )
+TABS = ("Overview", "Regression", "Compounds", "Fragments", "O-acetylation")
 COMPOUND_COLUMNS = ["row_id", "line", "Name", "status", "confidence", "reasons", "RT",
                     "predicted_rt", "z", "Log P", "Volume", "Anchor", "category", "prefix",
                     "tail", "rule1_model", "rule4_verdict", "rule5_role"]
 GROUP_COLUMNS = ["prefix", "accepted", "reason", "n_anchors", "n_rows", "r2_cv", "rmse_cv",
                  "equation_raw", "predictors", "cv_method", "scale_s", "n_valid",
                  "n_outlier", "n_unverified", "n_anchor_disagrees", "notes"]
-NULL = "–"   # how tables show a missing value
+NULL = "–"                   # how tables show a missing value
 SELECTABLE_ROWS = 20_000     # larger tables load lazily, without row selection
 FIXED3 = st.column_config.NumberColumn(format="%.3f")
-CHART_KEYS = ("results_chart_rt", "results_chart_residual", "results_chart_fragments")
+# Selections outlive the tab that made them (widget states vanish with their hidden tab); each is
+# what its table or charts show selected the last time they were drawn:
+HIGHLIGHT_KEY = "results_highlight"   # row ids selected in the compounds table
+PICKED_KEY = "results_picked"         # row ids picked in the charts of the last chart tab drawn
+SHOWN_RUN_KEY = "results_shown_run"   # the run these selections belong to
 
 
 def header(record) -> None:
@@ -54,6 +59,73 @@ def summary_cards(summary: dict) -> None:
         columns[-1].metric("Success rate", ui.format_rate(summary.get("success_rate")))
 
 
+def downloads(result) -> None:
+    """Explanation line and the three exports, each built only when clicked."""
+    note, *buttons = st.columns([4, 1, 1, 1], vertical_alignment="center")
+    note.caption("Success rate = valid / (rows − invalid). Every row keeps the evidence of every "
+                 "rule: see Compounds.")
+    for column, (kind, label, mime, help_text) in zip(buttons, (
+            ("csv", "CSV", "text/csv", "The compounds table with every rule's columns"),
+            ("xlsx", "Excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "Every table, the summary, warnings, parameters and provenance"),
+            ("json", "JSON", "application/json", "Everything, to reload or process further"))):
+        exporter = getattr(export, f"to_{kind}")
+        column.download_button(label, data=functools.partial(exporter, result),
+                               file_name=export.export_file_name(result, kind), mime=mime,
+                               key=f"results_download_{kind}", icon=":material/download:",
+                               width="stretch", on_click="ignore", help=help_text)
+
+
+# ---- linked selections ---------------------------------------------------------------------------
+
+def reset_selections_for(run_id: str) -> None:
+    if st.session_state.get(SHOWN_RUN_KEY) != run_id:
+        for key in (HIGHLIGHT_KEY, PICKED_KEY):
+            st.session_state.pop(key, None)
+        st.session_state[SHOWN_RUN_KEY] = run_id
+
+
+def forget_chart_selection() -> None:
+    st.session_state.pop(PICKED_KEY, None)
+
+
+def chart(result, run_id: str, builder: str, key: str | None, file_stem: str,
+          *args) -> list[int]:
+    """A chart built once per run and arguments, with PNG/SVG downloads; returns the row ids
+    picked in it (charts with a key have a point selection)."""
+    figure = ui.cached_chart(result, run_id, builder, *args)
+    state = st.vega_lite_chart(spec=ui.chart_spec(result, run_id, builder, *args), key=key,
+                               width="stretch", on_select="rerun" if key else "ignore",
+                               selection_mode="select" if key else None)
+    with st.popover("Chart image", icon=":material/image:"):
+        for fmt in ("png", "svg"):
+            st.download_button(fmt.upper(), data=functools.partial(ui.chart_image, figure, fmt),
+                               file_name=f"{file_stem}.{fmt}", key=f"{key or builder}_{fmt}",
+                               mime="image/png" if fmt == "png" else "image/svg+xml",
+                               on_click="ignore")
+    return ui.selected_point_ids(state) if key else []
+
+
+# ---- tabs -------------------------------------------------------------------------------------------
+
+def overview_tab(result, run_id: str) -> None:
+    warnings_panel(result)
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        chart(result, run_id, "composition", None, "composition")
+    with right:
+        st.markdown("**Rule by rule**")
+        st.dataframe(ui.rule_counts(result), hide_index=True, width="stretch", height=560,
+                     key="results_rule_counts", placeholder=NULL,
+                     column_config={"Rule": st.column_config.TextColumn(width="small"),
+                                    "Count": st.column_config.NumberColumn(width="small")})
+    checks = result.chemistry_checks
+    if not checks.empty:
+        st.markdown("**Chemistry checks** (reported beside the verdicts; they change no status)")
+        st.dataframe(checks, hide_index=True, width="stretch", key="results_chemistry",
+                     placeholder=NULL)
+
+
 def warnings_panel(result) -> None:
     if not result.warnings:
         return
@@ -68,114 +140,7 @@ def warnings_panel(result) -> None:
                      placeholder=NULL)
 
 
-def downloads(result) -> None:
-    """Explanation line and the three exports, each built only when clicked."""
-    note, *buttons = st.columns([4, 1, 1, 1], vertical_alignment="center")
-    note.caption("Success rate = valid / (rows − invalid). Every row keeps the evidence of every "
-                 "rule: see Compounds.")
-    for column, (kind, label, mime) in zip(buttons, (
-            ("csv", "CSV", "text/csv"),
-            ("xlsx", "Excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            ("json", "JSON", "application/json"))):
-        exporter = getattr(export, f"to_{kind}")
-        column.download_button(label, data=functools.partial(exporter, result),
-                               file_name=export.export_file_name(result, kind), mime=mime,
-                               key=f"results_download_{kind}", icon=":material/download:",
-                               width="stretch", on_click="ignore",
-                               help={"csv": "The compounds table with every rule's columns",
-                                     "xlsx": "Every table, the summary, warnings, parameters "
-                                             "and provenance",
-                                     "json": "Everything, to reload or process further"}[kind])
-
-
-def chart_with_downloads(chart: alt.Chart, key: str, file_stem: str,
-                         selectable: bool = True):
-    """Draw a chart (with point selection when it has one) and offer PNG/SVG of it."""
-    state = st.altair_chart(chart, key=key, on_select="rerun" if selectable else "ignore",
-                            width="stretch")
-    with st.popover("Chart image", icon=":material/image:"):
-        for fmt in ("png", "svg"):
-            st.download_button(fmt.upper(), data=functools.partial(ui.chart_image, chart, fmt),
-                               file_name=f"{file_stem}.{fmt}", key=f"{key}_{fmt}",
-                               mime="image/png" if fmt == "png" else "image/svg+xml",
-                               on_click="ignore")
-    return state
-
-
-def chart_selection() -> list[int]:
-    """Row ids picked in any chart of this page (read before the charts are drawn)."""
-    picked = set()
-    for key in CHART_KEYS:
-        picked.update(ui.selected_point_ids(st.session_state.get(key)))
-    return sorted(picked)
-
-
-def clear_chart_selection() -> None:
-    for key in CHART_KEYS:
-        st.session_state.pop(key, None)
-
-
-def compounds_tab(rows: pd.DataFrame, picked_in_charts: list[int]) -> list[int]:
-    """Filters and the compounds table; returns the row ids selected in the table."""
-    filters = st.columns([3, 2, 2, 2, 2])
-    text = filters[0].text_input("Search name or reason", key="results_search",
-                                 placeholder="e.g. GD1a or outlier")
-    statuses = filters[1].multiselect("Status", ui.STATUS_ORDER, key="results_status_filter",
-                                      placeholder="All")
-    categories = filters[2].multiselect("Category", sorted(rows["category"].dropna().unique()),
-                                        key="results_category_filter", placeholder="All")
-    prefixes = filters[3].multiselect("Head group (prefix)",
-                                      sorted(rows["prefix"].dropna().unique()),
-                                      key="results_prefix_filter", placeholder="All")
-    flag = filters[4].selectbox("Rule flag", list(ui.RULE_FLAGS), key="results_flag_filter")
-    view = ui.filter_rows(rows, text=text, statuses=statuses, categories=categories,
-                          prefixes=prefixes, flag=flag, row_ids=picked_in_charts or None)
-    if picked_in_charts:
-        note, clear = st.columns([5, 1], vertical_alignment="center")
-        note.info(f"Showing the {len(picked_in_charts)} rows picked in a chart.",
-                  icon=":material/filter_alt:")
-        clear.button("Show all rows", key="results_clear_chart_selection",
-                     on_click=clear_chart_selection)
-    show_all = st.toggle("Show every column", key="results_all_columns")
-    columns = list(rows.columns) if show_all else [c for c in COMPOUND_COLUMNS if c in rows]
-    selectable = len(view) <= SELECTABLE_ROWS
-    config = {c: FIXED3 for c in ("RT", "predicted_rt", "residual", "z", "Log P")}
-    config["reasons"] = st.column_config.TextColumn(width="large")
-    config["confidence"] = st.column_config.ProgressColumn(
-        format="percent", min_value=0.0, max_value=1.0,
-        help="Probability that the verdict is right (algorithm 2.0)")
-    state = st.dataframe(view[columns], hide_index=True, width="stretch", height=460,
-                         key="results_compounds_table", column_config=config,
-                         on_select="rerun" if selectable else "ignore",
-                         selection_mode="multi-row", lazy=not selectable, placeholder=NULL)
-    caption = f"{len(view):,} of {len(rows):,} rows."
-    st.caption(caption + (" Select rows to highlight them in the charts." if selectable else
-                          " Narrow the filters to select rows."))
-    positions = ui.selected_table_rows(state) if selectable else []
-    return view["row_id"].iloc[[p for p in positions if p < len(view)]].tolist()
-
-
-def overview_tab(result) -> None:
-    warnings_panel(result)
-    left, right = st.columns([1, 1], gap="large")
-    with left:
-        st.markdown("**Composition by category**")
-        chart_with_downloads(charts.composition(result), "results_chart_composition",
-                             "composition", selectable=False)
-    with right:
-        st.markdown("**Rule by rule**")
-        st.dataframe(ui.rule_counts(result), hide_index=True, width="stretch", height=565, key="results_rule_counts",
-                     placeholder=NULL,
-                     column_config={"Rule": st.column_config.TextColumn(width="small"),
-                                    "Count": st.column_config.NumberColumn(width="small")})
-    checks = result.chemistry_checks
-    if not checks.empty:
-        st.markdown("**Chemistry checks** (reported beside the verdicts; they change no status)")
-        st.dataframe(checks, hide_index=True, width="stretch", key="results_chemistry",
-                     placeholder=NULL)
-
-
-def regression_tab(result, highlighted: list[int]) -> None:
+def regression_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
     groups = result.groups
     st.dataframe(groups[[c for c in GROUP_COLUMNS if c in groups]], hide_index=True,
                  width="stretch", height=320, key="results_groups", placeholder=NULL,
@@ -184,38 +149,85 @@ def regression_tab(result, highlighted: list[int]) -> None:
                                 "equation_raw": st.column_config.TextColumn(width="large")})
     levels = result.model_levels
     if not levels.empty:
-        st.markdown("**Judging levels** (algorithm 2.0: which model judged the rows of a head "
-                    "group without its own accepted model, with its honest cross-validation)")
+        st.caption("Judging levels (algorithm 2.0): how well each kind of model predicts anchors "
+                   "it did not see. See Method.")
         st.dataframe(levels, hide_index=True, width="stretch", key="results_levels",
-                     placeholder=NULL)
-    prefixes = groups["prefix"].tolist()
+                     placeholder=NULL, column_config={"r2_cv": FIXED3, "rmse_cv": FIXED3})
+    prefixes = ui.plotted_prefixes(result)
     if not prefixes:
-        st.info("No head group could be modelled.")
+        st.info("No head group has usable rows to plot.")
         return
-    fitted = groups.loc[groups["accepted"], "prefix"].tolist()
     left, right = st.columns(2, gap="large")
     with left:
         prefix = st.selectbox("Head group to plot", prefixes, key="results_prefix",
-                              index=prefixes.index(fitted[0]) if fitted else 0)
-        chart_with_downloads(charts.rt_vs_logp(result, prefix, highlight_row_ids=highlighted),
-                             "results_chart_rt", f"rt_vs_logp_{prefix}")
+                              persist_state="page")
+        picked = chart(result, run_id, "rt_vs_logp", "results_chart_rt",
+                       f"rt_vs_logp_{prefix}", prefix, highlighted)
     with right:
-        st.markdown("**Residuals of every modelled row**")
-        chart_with_downloads(charts.residual_z(result, highlight_row_ids=highlighted),
-                             "results_chart_residual", "residual_z")
-    st.caption("Click points (shift-click for several) to show those rows in the Compounds "
-               "tab; rows selected there are highlighted here.")
+        picked += chart(result, run_id, "residual_z", "results_chart_residual", "residual_z",
+                        highlighted)
+    st.session_state[PICKED_KEY] = sorted(set(picked))
+    st.caption("Click a point (shift-click for several, double-click to clear) to list those "
+               "rows in Compounds; rows selected there are outlined here.")
 
 
-def fragments_tab(result, highlighted: list[int]) -> None:
+def compounds_tab(rows: pd.DataFrame) -> None:
+    filters = st.columns([3, 2, 2, 2, 2])
+    text = filters[0].text_input("Search name or reason", key="results_search",
+                                 placeholder="e.g. GD1a or outlier", persist_state="page")
+    statuses = filters[1].multiselect("Status", ui.STATUS_ORDER, key="results_status_filter",
+                                      placeholder="All", persist_state="page")
+    categories = filters[2].multiselect("Category", sorted(rows["category"].dropna().unique()),
+                                        key="results_category_filter", placeholder="All",
+                                        persist_state="page")
+    prefixes = filters[3].multiselect("Head group (prefix)",
+                                      sorted(rows["prefix"].dropna().unique()),
+                                      key="results_prefix_filter", placeholder="All",
+                                      persist_state="page")
+    flag = filters[4].selectbox("Rule flag", list(ui.RULE_FLAGS), key="results_flag_filter",
+                                persist_state="page")
+    picked = st.session_state.get(PICKED_KEY) or None
+    view = ui.filter_rows(rows, text=text, statuses=statuses, categories=categories,
+                          prefixes=prefixes, flag=flag, row_ids=picked)
+    if picked:
+        note, clear = st.columns([5, 1], vertical_alignment="center")
+        note.info(f"Showing the {ui.plural(len(picked), 'row')} picked in a chart.",
+                  icon=":material/filter_alt:")
+        clear.button("Show all rows", key="results_clear_chart_selection",
+                     on_click=forget_chart_selection)
+    show_all = st.toggle("Show every column", key="results_all_columns", persist_state="page")
+    columns = list(rows.columns) if show_all else [c for c in COMPOUND_COLUMNS if c in rows]
+    selectable = len(view) <= SELECTABLE_ROWS
+    config = {c: FIXED3 for c in ("RT", "predicted_rt", "residual", "z", "Log P")}
+    config["reasons"] = st.column_config.TextColumn(width="large")
+    config["confidence"] = st.column_config.ProgressColumn(
+        format="percent", min_value=0.0, max_value=1.0,
+        help="Probability that the verdict is right (algorithm 2.0)")
+    shown_ids = view["row_id"].tolist() if selectable else []
+    highlighted = set(st.session_state.get(HIGHLIGHT_KEY, ()))
+    state = st.dataframe(
+        view[columns], hide_index=True, width="stretch", height=460,
+        key="results_compounds_table", column_config=config, placeholder=NULL,
+        on_select="rerun" if selectable else "ignore", selection_mode="multi-row",
+        lazy=not selectable, selection_default={"selection": {"rows": [
+            i for i, row_id in enumerate(shown_ids) if row_id in highlighted]}})
+    if selectable:
+        positions = ui.selected_table_rows(state)
+        st.session_state[HIGHLIGHT_KEY] = [shown_ids[p] for p in positions if p < len(shown_ids)]
+    st.caption(f"{len(view):,} of {len(rows):,} rows. "
+               + ("Select rows to outline them in the charts." if selectable else
+                  "Narrow the filters to select rows."))
+
+
+def fragments_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
     events = result.fragment_events
     if events.empty:
         st.info("Rule 5 found no in-source fragments.")
         return
     table = events.assign(fragment_row_ids=events["fragment_row_ids"].map(ui.id_list))
-    state = st.dataframe(table, hide_index=True, width="stretch", key="results_events",
-                         on_select="rerun", selection_mode="single-row", placeholder=NULL,
-                         column_config={"rt_min": FIXED3, "rt_max": FIXED3})
+    state = st.dataframe(table, hide_index=True, width="stretch", height=300,
+                         key="results_events", on_select="rerun", selection_mode="single-row",
+                         placeholder=NULL, column_config={"rt_min": FIXED3, "rt_max": FIXED3})
     picked = ui.selected_table_rows(state)
     if picked:
         event = events.iloc[picked[0]]
@@ -226,8 +238,9 @@ def fragments_tab(result, highlighted: list[int]) -> None:
                            "status", "reasons"]], hide_index=True, width="stretch",
                      key="results_event_rows", placeholder=NULL,
                      column_config={"RT": FIXED3, "rule5_rt_diff": FIXED3})
-    chart_with_downloads(charts.fragment_events(result, highlight_row_ids=highlighted),
-                         "results_chart_fragments", "fragment_events")
+    st.session_state[PICKED_KEY] = chart(result, run_id, "fragment_events",
+                                         "results_chart_fragments", "fragment_events",
+                                         highlighted)
 
 
 def oacetylation_tab(result) -> None:
@@ -243,6 +256,8 @@ def oacetylation_tab(result) -> None:
                                 "rt_shift": st.column_config.NumberColumn(format="%+.3f"),
                                 "note": st.column_config.TextColumn(width="large")})
 
+
+# ---- page -------------------------------------------------------------------------------------------
 
 run_id = ui.selected_run_id()
 if not run_id:
@@ -267,17 +282,23 @@ if result is None:
     st.error("The results of this run could not be read from the store.")
     st.stop()
 
+reset_selections_for(run_id)
 summary_cards(result.summary)
 downloads(result)
-
-tabs = st.tabs(["Overview", "Regression", "Compounds", "Fragments", "O-acetylation"])
-with tabs[2]:
-    selected_in_table = compounds_tab(result.rows, chart_selection())
-with tabs[0]:
-    overview_tab(result)
-with tabs[1]:
-    regression_tab(result, selected_in_table)
-with tabs[3]:
-    fragments_tab(result, selected_in_table)
-with tabs[4]:
-    oacetylation_tab(result)
+highlighted = tuple(st.session_state.get(HIGHLIGHT_KEY, ()))
+tabs = dict(zip(TABS, st.tabs(TABS, key="results_tab", bind="query-params")))
+if tabs["Overview"].open:
+    with tabs["Overview"]:
+        overview_tab(result, run_id)
+if tabs["Regression"].open:
+    with tabs["Regression"]:
+        regression_tab(result, run_id, highlighted)
+if tabs["Compounds"].open:
+    with tabs["Compounds"]:
+        compounds_tab(result.rows)
+if tabs["Fragments"].open:
+    with tabs["Fragments"]:
+        fragments_tab(result, run_id, highlighted)
+if tabs["O-acetylation"].open:
+    with tabs["O-acetylation"]:
+        oacetylation_tab(result)

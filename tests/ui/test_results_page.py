@@ -30,6 +30,13 @@ def compounds(app):
     return table_with(app, "row_id", "status", "reasons")
 
 
+def open_tab(app, tab: str):
+    app.session_state["results_tab"] = tab
+    app.run()
+    no_exception(app)
+    return app
+
+
 def test_summary_cards_show_the_stored_summary(results, store, sample_run):
     summary = store.load_result(sample_run).summary
     for label, key in CARDS.items():
@@ -37,28 +44,46 @@ def test_summary_cards_show_the_stored_summary(results, store, sample_run):
     assert metric(results, "Success rate") == f"{100 * summary['success_rate']:.1f}%"
 
 
-def test_every_tab_is_drawn_with_its_charts(results, store, sample_run):
+def test_each_tab_draws_its_tables_and_charts(results, store, sample_run):
     assert [tab.label for tab in results.tabs] == ["Overview", "Regression", "Compounds",
                                                    "Fragments", "O-acetylation"]
     result = store.load_result(sample_run)
+    rule_counts = table_with(results, "Rule", "Count", "What")
+    assert dict(zip(rule_counts["What"], rule_counts["Count"]))[
+        "rows explained as in-source fragments"] == result.summary["fragment_rows"]
+    open_tab(results, "Regression")
     groups = table_with(results, "prefix", "accepted", "equation_raw")
     assert groups["prefix"].tolist() == result.groups["prefix"].tolist()
+    assert {c.key for c in results.get("vega_lite_chart")} == {"results_chart_rt",
+                                                                "results_chart_residual"}
+    open_tab(results, "Compounds")
     assert len(compounds(results)) == len(result.rows)
-    chart_keys = {key for key in ("results_chart_rt", "results_chart_residual")
-                  if key in results.session_state}
-    assert chart_keys == {"results_chart_rt", "results_chart_residual"}
+    open_tab(results, "Fragments")
+    assert table_with(results, "event_id", "parent_row_id")["event_id"].tolist() == \
+        result.fragment_events["event_id"].tolist()
+    open_tab(results, "O-acetylation")
+    assert len(table_with(results, "oac_row_id", "verdict")) == len(result.oac_pairs)
+
+
+def test_the_open_tab_is_in_the_url(app, sample_run):
+    app.query_params["results_tab"] = "Compounds"
+    open_page(app, "results", sample_run)
+    no_exception(app)
+    assert table_with(app, "row_id", "status", "reasons") is not None
 
 
 def test_downloads_are_offered_and_built_on_click(results):
     for kind in ("csv", "xlsx", "json"):
         button = by_key(results.get("download_button"), f"results_download_{kind}")
         assert button.proto.deferred_file_id, f"{kind} is built only when clicked"
+    open_tab(results, "Regression")
     keys = {button.key for button in results.get("download_button")}
     assert {"results_chart_rt_png", "results_chart_rt_svg"} <= keys
 
 
 def test_status_filter_and_search(results, store, sample_run):
     summary = store.load_result(sample_run).summary
+    open_tab(results, "Compounds")
     by_key(results.multiselect, "results_status_filter").set_value(["outlier"]).run()
     shown = compounds(results)
     assert len(shown) == summary["outlier"] and set(shown["status"]) <= {"outlier"}
@@ -72,32 +97,51 @@ def test_status_filter_and_search(results, store, sample_run):
     assert len(shown) < len(rows)
 
 
+def test_filters_survive_a_visit_to_another_tab(results):
+    open_tab(results, "Compounds")
+    by_key(results.multiselect, "results_status_filter").set_value(["outlier"]).run()
+    open_tab(results, "Regression")
+    open_tab(results, "Compounds")
+    assert by_key(results.multiselect, "results_status_filter").value == ["outlier"]
+    assert set(compounds(results)["status"]) == {"outlier"}
+
+
 def test_rule_flag_filter(results, store, sample_run):
     rows = store.load_result(sample_run).rows
+    open_tab(results, "Compounds")
     by_key(results.selectbox, "results_flag_filter").set_value("Rule 5: fragment").run()
     assert compounds(results)["row_id"].tolist() == \
         rows.loc[rows["rule5_role"] == "fragment", "row_id"].tolist()
 
 
 def test_rows_selected_in_the_table_are_highlighted_in_the_charts(results):
-    before = by_key(results.get("vega_lite_chart"), "results_chart_rt").proto.spec
+    open_tab(results, "Regression")
+    before = by_key(results.get("vega_lite_chart"), "results_chart_residual").proto.spec
+    open_tab(results, "Compounds")
+    shown = compounds(results)
     results.session_state["results_compounds_table"] = {
         "selection": {"rows": [0, 1, 2], "columns": [], "cells": []}}
     results.run()
-    no_exception(results)
-    after = by_key(results.get("vega_lite_chart"), "results_chart_rt").proto.spec
+    assert results.session_state["results_highlight"] == shown["row_id"].iloc[:3].tolist()
+    open_tab(results, "Regression")
+    after = by_key(results.get("vega_lite_chart"), "results_chart_residual").proto.spec
     assert after != before
+    assert '"highlighted":true' in after.replace(" ", "") or "true" in after
 
 
 def test_points_picked_in_a_chart_filter_the_table(results, store, sample_run):
     rows = store.load_result(sample_run).rows
     picked = rows["row_id"].iloc[[3, 7]].tolist()
+    open_tab(results, "Regression")
     results.session_state["results_chart_residual"] = {
         "selection": {"select": [{"row_id": picked[0]}, {"row_id": picked[1]}]}}
     results.run()
-    no_exception(results)
-    assert compounds(results)["row_id"].tolist() == picked
+    assert results.session_state["results_picked"] == sorted(picked)
+    open_tab(results, "Compounds")
+    assert compounds(results)["row_id"].tolist() == sorted(picked)
     assert "picked in a chart" in texts(results.info)
+    by_key(results.button, "results_clear_chart_selection").click().run()
+    assert len(compounds(results)) == len(rows)
 
 
 def test_result_is_read_from_the_store_once_per_run(app, sample_run, monkeypatch):
@@ -106,8 +150,10 @@ def test_result_is_read_from_the_store_once_per_run(app, sample_run, monkeypatch
     monkeypatch.setattr(RunStore, "load_result",
                         lambda self, run_id: calls.append(run_id) or original(self, run_id))
     open_page(app, "results", sample_run)
+    open_tab(app, "Compounds")
     by_key(app.multiselect, "results_status_filter").set_value(["valid"]).run()
     by_key(app.toggle, "results_all_columns").set_value(True).run()
+    open_tab(app, "Regression")
     open_page(app, "history")
     open_page(app, "results", sample_run)
     no_exception(app)

@@ -110,20 +110,21 @@ def chart(result, run_id: str, builder: str, key: str | None, file_stem: str,
 
 def overview_tab(result, run_id: str) -> None:
     warnings_panel(result)
+    chart(result, run_id, "composition", None, "composition")
     left, right = st.columns([1, 1], gap="large")
     with left:
-        chart(result, run_id, "composition", None, "composition")
-    with right:
         st.markdown("**Rule by rule**")
-        st.dataframe(ui.rule_counts(result), hide_index=True, width="stretch", height=560,
+        st.dataframe(ui.rule_counts(result), hide_index=True, width="stretch",
                      key="results_rule_counts", placeholder=NULL,
                      column_config={"Rule": st.column_config.TextColumn(width="small"),
                                     "Count": st.column_config.NumberColumn(width="small")})
     checks = result.chemistry_checks
     if not checks.empty:
-        st.markdown("**Chemistry checks** (reported beside the verdicts; they change no status)")
-        st.dataframe(checks, hide_index=True, width="stretch", key="results_chemistry",
-                     placeholder=NULL)
+        with right:
+            st.markdown("**Chemistry checks** (reported beside the verdicts; they change no "
+                        "status)")
+            st.dataframe(checks, hide_index=True, width="stretch", key="results_chemistry",
+                         placeholder=NULL)
 
 
 def warnings_panel(result) -> None:
@@ -141,7 +142,25 @@ def warnings_panel(result) -> None:
 
 
 def regression_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
+    prefixes = ui.plotted_prefixes(result)
+    if prefixes:
+        left, right = st.columns(2, gap="large")
+        with left:
+            prefix = st.selectbox("Head group to plot", prefixes, key="results_prefix",
+                                  persist_state="page",
+                                  help="Head groups with an accepted model of their own first.")
+            picked = chart(result, run_id, "rt_vs_logp", "results_chart_rt",
+                           f"rt_vs_logp_{prefix}", prefix, highlighted)
+        with right:
+            picked += chart(result, run_id, "residual_z", "results_chart_residual",
+                            "residual_z", highlighted)
+        st.session_state[PICKED_KEY] = sorted(set(picked))
+        st.caption("Click a point (shift-click for several, double-click to clear) to list those "
+                   "rows in Compounds; rows selected there are outlined here.")
+    else:
+        st.info("No head group has usable rows to plot.")
     groups = result.groups
+    st.markdown("**Models by head group**")
     st.dataframe(groups[[c for c in GROUP_COLUMNS if c in groups]], hide_index=True,
                  width="stretch", height=320, key="results_groups", placeholder=NULL,
                  column_config={"r2_cv": FIXED3, "rmse_cv": FIXED3, "scale_s": FIXED3,
@@ -149,26 +168,10 @@ def regression_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
                                 "equation_raw": st.column_config.TextColumn(width="large")})
     levels = result.model_levels
     if not levels.empty:
-        st.caption("Judging levels (algorithm 2.0): how well each kind of model predicts anchors "
-                   "it did not see. See Method.")
+        st.markdown("**Judging levels** (algorithm 2.0: how well each kind of model predicts "
+                    "anchors it did not see; see Method)")
         st.dataframe(levels, hide_index=True, width="stretch", key="results_levels",
                      placeholder=NULL, column_config={"r2_cv": FIXED3, "rmse_cv": FIXED3})
-    prefixes = ui.plotted_prefixes(result)
-    if not prefixes:
-        st.info("No head group has usable rows to plot.")
-        return
-    left, right = st.columns(2, gap="large")
-    with left:
-        prefix = st.selectbox("Head group to plot", prefixes, key="results_prefix",
-                              persist_state="page")
-        picked = chart(result, run_id, "rt_vs_logp", "results_chart_rt",
-                       f"rt_vs_logp_{prefix}", prefix, highlighted)
-    with right:
-        picked += chart(result, run_id, "residual_z", "results_chart_residual", "residual_z",
-                        highlighted)
-    st.session_state[PICKED_KEY] = sorted(set(picked))
-    st.caption("Click a point (shift-click for several, double-click to clear) to list those "
-               "rows in Compounds; rows selected there are outlined here.")
 
 
 def compounds_tab(rows: pd.DataFrame) -> None:

@@ -279,6 +279,18 @@ def test_json_round_trip_is_bit_identical_for_finite_floats():
     assert np.array_equal(restored.rows["residual"].to_numpy(), values / 7)
 
 
+def test_json_escapes_every_character_json_requires():
+    rows = make_rows()
+    awkward = ["back\\slash", "ctrl\x01char\x1f", 'q"uote', "tab\there", "line\u2028sep",
+               "nul\x00", "\r\n", "}{],"]
+    rows["Comment"] = pd.Series(awkward, dtype=object)
+    original = make_result(rows=rows)
+    data = to_json(original)
+    assert json.loads(data)["rows"][1]["Comment"] == awkward[1]
+    restored = result_from_json(data)
+    assert restored.rows["Comment"].tolist() == awkward
+
+
 def test_json_round_trip_keeps_columns_of_empty_tables():
     empty = make_result(oac_pairs=make_oac_pairs().iloc[:0], groups=make_groups().iloc[:0],
                         fragment_events=make_events().iloc[:0], warnings=[],

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import export
 from .analysis import analyze
+from .demo import make_demo_table
 from .errors import GangliosideError
 from .jobs import BackgroundWorker, retention_days_from_env
 from .params import ALGORITHM_VERSIONS, PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
@@ -177,11 +178,10 @@ def summary_paragraph(result: AnalysisResult, input_name: str, out: Path) -> str
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import make_demo_table
-
-    if args.rows < 1:
-        raise CommandError("--rows must be at least 1")
-    frame = make_demo_table(args.rows, seed=args.seed)
+    try:
+        frame = make_demo_table(args.rows, seed=args.seed)
+    except ValueError as error:  # too few rows
+        raise CommandError(f"--rows: {error}") from None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.out.suffix.lower() == ".xlsx":
         frame.to_excel(args.out, index=False)

@@ -157,7 +157,7 @@ def fill_parameters(params: AnalysisParams, origin: str) -> None:
 def parameter_inputs() -> dict:
     """One input per parameter, generated from PARAMETER_SPECS (range, step, help)."""
     values = {}
-    for spec in sorted(PARAMETER_SPECS, key=lambda s: ui.parameter_label(s.name)):
+    for spec in ui.ordered_specs(PARAMETER_SPECS):
         key = parameter_key(spec.name)
         label = ui.parameter_label(spec.name, spec.unit)
         if spec.kind is bool:
@@ -228,7 +228,8 @@ def show_run(run_id: str) -> None:
     record = ui.find_run(run_id)
     if record is None:
         return
-    st.subheader(f"{ui.STATUS_ICONS.get(record.status, '')} {ui.plain(record.name)}")
+    st.markdown(f"{ui.STATUS_ICONS.get(record.status, '')} **{ui.plain(record.name)}** · "
+                f"{record.status}")
     ui.show_run_state(record, cancel_key="analyze_cancel", on_complete=ui.RESULTS_PAGE)
     if record.status == "completed":
         st.page_link(ui.RESULTS_PAGE, label="Open the results", icon=":material/insights:",
@@ -274,7 +275,6 @@ with left:
 
 with right:
     st.subheader("2 · Run")
-    status_box = st.container()   # filled last, so it shows a run submitted below
     params = run_settings(source, shown_run)
     again = source is not None and source.run_id is not None
     busy = again and shown_run is not None and shown_run.is_active
@@ -285,5 +285,5 @@ with right:
         submit_run(source, sheet, params)
     run_id = st.query_params.get(ui.RUN_QUERY_PARAM)
     if run_id:
-        with status_box, st.container(border=True, key="analyze_status"):
+        with st.container(border=True, key="analyze_status"):
             show_run(run_id)

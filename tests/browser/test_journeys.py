@@ -13,6 +13,7 @@ from conftest import DATA, Server, shot, wait_idle
 from playwright.sync_api import expect
 
 from ganglioside.jobs import SynchronousExecutor
+from ganglioside.params import AnalysisParams
 from ganglioside.store import RunStore
 
 pytestmark = pytest.mark.browser
@@ -45,9 +46,10 @@ def metric(page, label: str):
     return card.locator("[data-testid='stMetricValue']").first
 
 
-def completed_run(db, file_name: str = "testwork_user.csv", name: str | None = None) -> str:
+def completed_run(db, file_name: str = "testwork_user.csv", name: str | None = None,
+                  params: AnalysisParams = AnalysisParams()) -> str:
     store = RunStore(db)
-    run_id = store.create_run((DATA / file_name).read_bytes(), file_name, name=name)
+    run_id = store.create_run((DATA / file_name).read_bytes(), file_name, params, name=name)
     SynchronousExecutor(store).submit(run_id)
     assert store.get_run(run_id).status == "completed"
     return run_id
@@ -159,7 +161,9 @@ def test_reload_mid_run_keeps_the_progress_and_reaches_results(server, page, tmp
     expect(metric(page, "Rows")).to_have_text("150,000", timeout=120_000)
 
 
-def test_history_opens_a_run_in_a_new_page(server, page, context):
+def test_history_opens_a_run_in_a_new_page_and_compares_two(server, page, context):
+    completed_run(server.db_path, "testwork_small.csv", name="Strict settings",
+                  params=AnalysisParams(outlier_threshold=3.0, rt_tolerance=0.05))
     run_id = completed_run(server.db_path, "testwork_small.csv", name="From history")
     page.goto(f"{server.url}/history")
     wait_idle(page)
@@ -179,6 +183,15 @@ def test_history_opens_a_run_in_a_new_page(server, page, context):
     expect(new_page.get_by_role("heading", name="From history")).to_be_visible()
     expect(metric(new_page, "Rows")).to_have_text("5")
     shot(new_page, "09_results_from_history")
+
+    for row in (0, 1):   # the selection checkboxes of the first two rows
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 * row + 17)
+        wait_idle(page)
+        if row == 0:
+            expect(page.get_by_role("link", name="Open results")).to_be_visible()
+            expect(widget(page, "history_delete")).to_be_visible()
+    expect(page.get_by_text("Differences: outlier_threshold, rt_tolerance")).to_be_visible()
+    shot(page, "08b_history_compare")
 
 
 def test_method_page(server, page):

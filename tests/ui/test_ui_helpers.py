@@ -97,3 +97,12 @@ def test_rule_counts_lists_the_summary_then_the_judging_levels():
     assert table["Count"].tolist() == [2, 5, 1, 2]
     assert table["What"].iloc[-1] == "rows judged by the pooled model"
     assert table["Rule"].tolist() == ["Rule 1", "Rule 5", "Rule 1", "Rule 1"]
+
+
+def test_parameters_are_ordered_by_rule_and_none_is_lost():
+    from ganglioside.params import PARAMETER_SPECS
+
+    ordered = [spec.name for spec in ui.ordered_specs(PARAMETER_SPECS)]
+    assert sorted(ordered) == sorted(spec.name for spec in PARAMETER_SPECS)
+    assert ordered.index("oac_shift_min") < ordered.index("oac_shift_max")
+    assert ordered[0] == "r2_threshold"

@@ -33,6 +33,7 @@ JSON_FORMAT = "ganglioside-analysis-result"
 EXPORT_KINDS = ("csv", "xlsx", "json")
 DEFAULT_STEM = "ganglioside"
 CHUNK_ROWS = 50_000
+EXCEL_CELL_CHARACTERS = 32_767
 SPEC_SHEETS = {"rows": "Compounds", "groups": "Regression", "oac_pairs": "O-acetylation",
                "fragment_events": "Fragments"}
 """Result tables with their spec 14 sheet names; other tables get sheets after the spec's six."""
@@ -40,6 +41,7 @@ SPEC_SHEETS = {"rows": "Compounds", "groups": "Regression", "oac_pairs": "O-acet
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _FILE_NAME_UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 _CONTROL_BYTES = bytes(range(32))
+_XML_CONTROL_BYTES = bytes(sorted(set(range(32)) - {9, 10}))  # tab and line feed are fine
 
 
 # --- file names -----------------------------------------------------------------------------
@@ -316,7 +318,7 @@ def to_xlsx(result: AnalysisResult) -> bytes:
     sheets["Summary"] = [_key_values(result.summary), _warnings_frame(result.warnings)]
     sheets["Parameters & provenance"] = [_key_values({**result.parameters.to_dict(),
                                                       **result.provenance})]
-    sheets.update({name.replace("_", " ").capitalize(): [frame]
+    sheets.update({name.replace("_", " ").capitalize()[:31]: [frame]
                    for name, frame in tables.items()
                    if name not in SPEC_SHEETS and len(frame.columns)})
     buffer = io.BytesIO()
@@ -447,7 +449,9 @@ def _scalar_body(value: Any) -> str | None:
 
 def _text_bodies(texts: pa.Array, bold: bool = False) -> pa.Array:
     """Inline-string cell bodies (never a formula or an error value); null stays null.
-    Markup is escaped here, control characters by ``_xml_safe`` on the finished rows."""
+    Texts longer than an Excel cell holds (32,767 characters) are cut there. Markup is escaped
+    here, control characters by ``_xml_safe`` on the finished rows."""
+    texts = pc.utf8_slice_codeunits(texts, 0, EXCEL_CELL_CHARACTERS)
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         texts = pc.replace_substring(texts, char, entity)
     style = ' s="1"' if bold else ""
@@ -458,7 +462,7 @@ def _xml_safe(data: bytes) -> bytes:
     """Keep a carriage return as ``&#13;`` (XML readers would turn it into a line feed) and
     replace what XML cannot hold (other control characters, U+FFFE, U+FFFF) by U+FFFD, the only
     change ever made to a text. Only text cells can hold these, so this works on whole rows."""
-    if (len(data.translate(None, _CONTROL_BYTES)) == len(data)
+    if (len(data.translate(None, _XML_CONTROL_BYTES)) == len(data)
             and b"\xef\xbf\xbe" not in data and b"\xef\xbf\xbf" not in data):
         return data
     data = data.replace(b"\r", b"&#13;")

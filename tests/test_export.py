@@ -7,6 +7,7 @@ import io
 import json
 import math
 import zipfile
+from xml.etree import ElementTree
 from pathlib import Path
 
 import numpy as np
@@ -444,6 +445,23 @@ def test_xlsx_xml_holds_no_formula_element():
         assert len(sheets) == 8
         for name in sheets:
             assert b"<f>" not in archive.read(name) and b"<f " not in archive.read(name)
+
+
+def test_xlsx_package_is_well_formed_xml():
+    with zipfile.ZipFile(io.BytesIO(to_xlsx(make_result()))) as archive:
+        assert archive.testzip() is None
+        parts = {name: ElementTree.fromstring(archive.read(name)) for name in archive.namelist()}
+    types = [override.get("PartName") for override in parts["[Content_Types].xml"]]
+    sheets = [f"/xl/worksheets/sheet{n}.xml" for n in range(1, 9)]
+    assert [t for t in types if t and "worksheets" in t] == sheets
+    assert len(parts["xl/workbook.xml"][0]) == 8
+
+
+def test_xlsx_cuts_text_longer_than_a_cell_holds():
+    rows = make_rows()
+    rows.loc[0, "Comment"] = "x" * 40_000
+    book = _workbook(make_result(rows=rows))
+    assert book["Compounds"]["H2"].value == "x" * 32_767
 
 
 def test_xlsx_fragments_summary_and_parameters():

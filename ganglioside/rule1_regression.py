@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.linear_model import BayesianRidge
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
@@ -31,6 +32,53 @@ ISOMER_HINT = "; another peak of this name fits the model, so this peak may be a
 
 ROW_COLUMNS = ("rule1_status", "anchor_disagrees", "predicted_rt", "residual", "z", "rule1_scale",
                "rule1_series_offset")
+TEXT_COLUMNS = ("rule1_status", "_rule1_note")
+
+
+def prefix_positions(prefixes: pd.Series) -> list[tuple[str, np.ndarray]]:
+    """Positions of each prefix's rows, prefixes in order of first appearance.
+
+    The same groups, in the same order, as ``groupby(prefix, sort=False)`` (missing prefixes
+    dropped), without building a DataFrame per group.
+    """
+    codes, names = pd.factorize(prefixes)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return [(names[i], order[bounds[i]:bounds[i + 1]]) for i in range(len(names))]
+
+
+def frame_of(columns: dict[str, np.ndarray], index: pd.Index,
+             text_columns: tuple[str, ...]) -> pd.DataFrame:
+    """One DataFrame from per-row arrays; ``text_columns`` get the string dtype."""
+    out = pd.DataFrame(columns, index=index)
+    return out.astype({name: "str" for name in text_columns if name in columns})
+
+
+@dataclass(frozen=True)
+class GroupRows:
+    """The columns Rule 1 reads, as arrays: all eligible rows, or one prefix group's."""
+
+    row_id: np.ndarray
+    anchor: np.ndarray
+    rt: np.ndarray
+    predictors: np.ndarray  # one column per PREDICTORS entry, NaN where unknown
+    tail: np.ndarray  # integer codes; a missing tail has a code of its own
+    can_have_isomers: np.ndarray
+
+    @classmethod
+    def of(cls, eligible: pd.DataFrame) -> "GroupRows":
+        """Read the eligible rows once."""
+        return cls(eligible["row_id"].to_numpy(),
+                   eligible["Anchor"].astype(bool).to_numpy(),
+                   eligible["RT"].to_numpy(float),
+                   np.column_stack([eligible[col].astype(float).to_numpy()
+                                    for col, _, _ in PREDICTORS]),
+                   pd.factorize(eligible["tail"], use_na_sentinel=False)[0],
+                   eligible["can_have_isomers"].to_numpy(bool))
+
+    def take(self, positions: np.ndarray) -> "GroupRows":
+        """The rows at ``positions``."""
+        return GroupRows(*(getattr(self, name)[positions] for name in self.__dataclass_fields__))
 
 
 @dataclass
@@ -50,17 +98,20 @@ class GroupFit:
     no_model: bool = False  # too few anchors (6.2), as opposed to rejected (6.7)
 
 
-def select_predictors(anchors: pd.DataFrame) -> list[str]:
-    """Spec 6.3: variance filter, correlation pruning, cap by anchor count; Log P as fallback."""
-    kept = [col for col, _, _ in PREDICTORS
-            if anchors[col].astype(float).var(ddof=1) > VARIANCE_FLOOR]
+def select_predictors(anchors: np.ndarray) -> list[str]:
+    """Spec 6.3: variance filter, correlation pruning, cap by anchor count; Log P as fallback.
+
+    ``anchors`` holds the anchors' predictor columns in ``PREDICTORS`` order; a variance skips
+    unknown values.
+    """
+    columns = {col: np.ascontiguousarray(anchors[:, i]) for i, (col, _, _) in enumerate(PREDICTORS)}
+    kept = [col for col, values in columns.items() if np.nanvar(values, ddof=1) > VARIANCE_FLOOR]
     selected = kept[:1]
     for j in range(1, len(kept)):
         if kept[j] == "Log P":
             selected.append(kept[j])
             continue
-        r = [abs(np.corrcoef(anchors[kept[i]].astype(float), anchors[kept[j]].astype(float))[0, 1])
-             for i in range(j)]
+        r = [abs(np.corrcoef(columns[kept[i]], columns[kept[j]])[0, 1]) for i in range(j)]
         if all(value <= CORRELATION_CUT for value in r):
             selected.append(kept[j])
     selected = selected[:max(1, 3 * len(anchors) // 10)]
@@ -76,22 +127,22 @@ def cv_folds(n: int) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
     return f"{k}-fold", list(KFold(n_splits=k, shuffle=True, random_state=42).split(positions))
 
 
-def fit_group(prefix: str, group: pd.DataFrame, params: AnalysisParams) -> GroupFit:
+def fit_group(prefix: str, group: GroupRows, params: AnalysisParams) -> GroupFit:
     """Fit, cross-validate and judge one prefix group's model (spec 6.2-6.7)."""
-    anchors = group[group["Anchor"].astype(bool)]
-    fit = GroupFit(prefix, len(group), len(anchors))
-    n = len(anchors)
+    n = int(group.anchor.sum())
+    fit = GroupFit(prefix, len(group.rt), n)
     if n < params.min_anchors:
         fit.no_model = True
         fit.reason = f"{n} of {params.min_anchors} required anchors"
         return fit
-    y = anchors["RT"].to_numpy(float)
+    y = group.rt[group.anchor]
     if np.all(y == y[0]):
         fit.reason = "anchor RTs do not vary"
         return fit
+    anchors = group.predictors[group.anchor]
     fit.predictors = select_predictors(anchors)
     try:
-        _fit_and_validate(fit, anchors[fit.predictors].to_numpy(float), y)
+        _fit_and_validate(fit, predictor_matrix(anchors, fit.predictors), y)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
         fit.metrics, fit.scaler, fit.model = {}, None, None
         fit.reason = f"fit failed: {error}"
@@ -100,14 +151,26 @@ def fit_group(prefix: str, group: pd.DataFrame, params: AnalysisParams) -> Group
     return fit
 
 
+def predictor_matrix(predictors: np.ndarray, selected: list[str]) -> np.ndarray:
+    """The selected predictor columns, column-major as ``DataFrame.to_numpy`` gives them (the
+    scaler's and the model's sums then run in the established order, to the last bit)."""
+    names = [col for col, _, _ in PREDICTORS]
+    return np.asfortranarray(predictors[:, [names.index(col) for col in selected]])
+
+
 def _fit_and_validate(fit: GroupFit, x: np.ndarray, y: np.ndarray) -> None:
-    scaler = StandardScaler().fit(x)
-    xs = scaler.transform(x)
-    model = BayesianRidge().fit(xs, y)
-    method, folds = cv_folds(len(y))
-    y_cv = np.empty_like(y)
-    for train, test in folds:
-        y_cv[test] = BayesianRidge().fit(xs[train], y[train]).predict(xs[test])
+    # Finite data skip scikit-learn's repeated input checks (same numbers, less overhead);
+    # anything else goes through them and fails with their message.
+    finite = bool(np.isfinite(x).all() and np.isfinite(y).all())
+    with sklearn.config_context(assume_finite=finite, skip_parameter_validation=finite):
+        scaler = StandardScaler().fit(x)
+        xs = scaler.transform(x)
+        model = BayesianRidge().fit(xs, y)
+        method, folds = cv_folds(len(y))
+        y_cv = np.empty_like(y)
+        for train, test in folds:
+            y_cv[test] = BayesianRidge().fit(xs[train], y[train]).predict(xs[test])
+        y_train = model.predict(xs)
     n, p = len(y), xs.shape[1]
     total = float(np.sum((y - y.mean()) ** 2))
     r2_cv = 1 - float(np.sum((y - y_cv) ** 2)) / total
@@ -117,7 +180,7 @@ def _fit_and_validate(fit: GroupFit, x: np.ndarray, y: np.ndarray) -> None:
         "cv_method": method,
         "r2_cv": r2_cv,
         "rmse_cv": float(np.sqrt(np.mean((y - y_cv) ** 2))),
-        "r2_train": 1 - float(np.sum((y - model.predict(xs)) ** 2)) / total,
+        "r2_train": 1 - float(np.sum((y - y_train) ** 2)) / total,
         "adjusted_r2": 1 - (1 - r2_cv) * (n - 1) / (n - p - 1) if n > p + 1 else np.nan,
         "bayes_alpha": float(model.alpha_),
         "bayes_lambda": float(model.lambda_),
@@ -156,39 +219,41 @@ def equation(intercept: float, coefs: dict[str, float], standardized: bool) -> s
     return text
 
 
-def score_rows(fit: GroupFit, group: pd.DataFrame, params: AnalysisParams) -> pd.DataFrame:
+def score_rows(fit: GroupFit, group: GroupRows, params: AnalysisParams) -> dict[str, np.ndarray]:
     """Rule 1 columns and notes for every row of one group (6.2, 6.9, 6.10)."""
-    anchor = group["Anchor"].astype(bool).to_numpy()
-    out = pd.DataFrame(index=group.index)
-    out["anchor_disagrees"] = False
+    n, anchor = len(group.rt), group.anchor
+    out = {"anchor_disagrees": np.zeros(n, dtype=bool)}
     for col in ("predicted_rt", "residual", "z", "rule1_scale", "rule1_series_offset"):
-        out[col] = np.nan
+        out[col] = np.full(n, np.nan)
     if not fit.accepted:
-        out["rule1_status"] = np.where(anchor, "valid", "unverified")
+        out["rule1_status"] = np.where(anchor, "valid", "unverified").astype(object)
         why = (f"{fit.n_anchors} of {params.min_anchors} required anchors" if fit.no_model
                else f"model rejected: {fit.reason}")
         anchor_note = f"Rule 1: anchor (no model; {why})"
         other_note = (f"Rule 1: unverified, no model for {fit.prefix} ({fit.reason})" if fit.no_model
                       else f"Rule 1: unverified, model for {fit.prefix} rejected ({fit.reason})")
-        out["_rule1_note"] = np.where(anchor, anchor_note, other_note)
+        out["_rule1_note"] = np.where(anchor, anchor_note, other_note).astype(object)
         return out
-    predicted = fit.model.predict(fit.scaler.transform(group[fit.predictors].to_numpy(float)))
-    residual = group["RT"].to_numpy(float) - predicted
+    predicted = fit.model.predict(fit.scaler.transform(
+        predictor_matrix(group.predictors, fit.predictors)))
+    residual = group.rt - predicted
     s = max(fit.metrics["rmse_cv"], params.rt_sd_floor)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(residual == 0, 0.0, residual / s) if s == 0 else residual / s
     outlier = np.abs(z) >= params.outlier_threshold
-    out["predicted_rt"], out["residual"], out["z"], out["rule1_scale"] = predicted, residual, z, s
-    out["rule1_status"] = np.where(outlier, "outlier", "valid")
+    out.update(predicted_rt=predicted, residual=residual, z=z, rule1_scale=np.full(n, s))
+    out["rule1_status"] = np.where(outlier, "outlier", "valid").astype(object)
     out["anchor_disagrees"] = outlier & anchor
-    out["_rule1_note"] = _scored_notes(fit.prefix, anchor, outlier, z, predicted, s, params)
+    out["_rule1_note"] = np.array(
+        _scored_notes(fit.prefix, anchor, outlier, z, predicted, s, params), dtype=object)
     return out
 
 
 def _scored_notes(prefix, anchor, outlier, z, predicted, s, params) -> list[str]:
     thr, s_text = as_set(params.outlier_threshold), fixed3(s)
     notes = []
-    for is_anchor, is_outlier, zi, pred in zip(anchor, outlier, z, predicted):
+    for is_anchor, is_outlier, zi, pred in zip(anchor.tolist(), outlier.tolist(), z.tolist(),
+                                               predicted.tolist()):
         if not is_outlier:
             notes.append(f"Rule 1: {'anchor, ' if is_anchor else ''}fits model {prefix} "
                          f"(z = {fixed3(zi)})")
@@ -201,35 +266,33 @@ def _scored_notes(prefix, anchor, outlier, z, predicted, s, params) -> list[str]
     return notes
 
 
-def add_isomer_hints(group: pd.DataFrame, scored: pd.DataFrame) -> None:
+def add_isomer_hints(group: GroupRows, scored: dict[str, np.ndarray]) -> None:
     """Append the isomer hint to non-anchor outliers whose name has a valid peak (6.9)."""
-    valid_tails = set(group.loc[scored["rule1_status"] == "valid", "tail"])
-    hinted = ((scored["rule1_status"] == "outlier") & ~group["Anchor"].astype(bool)
-              & group["can_have_isomers"] & group["tail"].isin(valid_tails))
-    scored.loc[hinted, "_rule1_note"] = scored.loc[hinted, "_rule1_note"] + ISOMER_HINT
+    status = scored["rule1_status"]
+    valid_tails = np.unique(group.tail[status == "valid"])
+    hinted = ((status == "outlier") & ~group.anchor & group.can_have_isomers
+              & np.isin(group.tail, valid_tails))
+    scored["_rule1_note"][hinted] += ISOMER_HINT
 
 
-def mark_recurring_series(group: pd.DataFrame, scored: pd.DataFrame) -> list[tuple[int, float, int]]:
-    """Recurring series of outliers (6.9); returns (m rows, offset, t tails) per series."""
-    outliers = scored[scored["rule1_status"] == "outlier"].assign(
-        row_id=group["row_id"], tail=group["tail"].fillna("\0null"))
-    outliers = outliers.sort_values(["residual", "row_id"])
-    run_id = (outliers["residual"].diff() > SERIES_LINK_MIN).cumsum()
-    found = []
-    for _, run in outliers.groupby(run_id, sort=True):
-        tails = run["tail"].nunique()
+def mark_recurring_series(group: GroupRows, scored: dict[str, np.ndarray]) -> None:
+    """Recurring series of outliers (6.9): runs of close residuals across enough tails."""
+    outliers = np.flatnonzero(scored["rule1_status"] == "outlier")
+    residual = scored["residual"]
+    outliers = outliers[np.lexsort((group.row_id[outliers], residual[outliers]))]
+    breaks = np.flatnonzero(np.diff(residual[outliers]) > SERIES_LINK_MIN) + 1
+    for run in np.split(outliers, breaks):
+        tails = len(np.unique(group.tail[run]))
         if tails < SERIES_MIN_TAILS:
             continue
-        offset = float(np.median(run["residual"].to_numpy()))
-        scored.loc[run.index, "rule1_series_offset"] = offset
-        scored.loc[run.index, "_rule1_note"] += (
+        offset = float(np.median(residual[run]))
+        scored["rule1_series_offset"][run] = offset
+        scored["_rule1_note"][run] += (
             f"; part of a series of {len(run)} peaks at {signed3(offset)} min from the line across "
             f"{tails} tails (possibly another isomer or a co-annotated species)")
-        found.append((len(run), offset, tails))
-    return found
 
 
-def group_record(fit: GroupFit, scored: pd.DataFrame) -> dict:
+def group_record(fit: GroupFit, scored: dict[str, np.ndarray]) -> dict:
     """One row of the regression table (13.2)."""
     m = fit.metrics
     record = {"prefix": fit.prefix, "n_rows": fit.n_rows, "n_anchors": fit.n_anchors,
@@ -243,7 +306,7 @@ def group_record(fit: GroupFit, scored: pd.DataFrame) -> dict:
             record[f"{key}_{suffix}"] = m.get(key, {}).get(col, np.nan)
     record["equation_std"] = equation(m["intercept_std"], m["coef_std"], True) if m else None
     record["equation_raw"] = equation(m["intercept_raw"], m["slope_raw"], False) if m else None
-    record["scale_s"] = scored["rule1_scale"].iloc[0] if fit.accepted else np.nan
+    record["scale_s"] = scored["rule1_scale"][0] if fit.accepted else np.nan
     record.update(accepted=fit.accepted, reason="" if fit.accepted else fit.reason,
                   notes="; ".join(text for _, text in fit.notes))
     status = scored["rule1_status"]
@@ -265,38 +328,50 @@ def run_rule1(eligible: pd.DataFrame, params: AnalysisParams,
     Returns the per-row Rule 1 columns (indexed like ``eligible``, with ``_rule1_note``), the
     regression table and the warnings, in the order found.
     """
+    rows = GroupRows.of(eligible)
     warnings: list[AnalysisWarning] = []
-    if not eligible["Anchor"].astype(bool).any():
+    if not rows.anchor.any():
         warnings.append(AnalysisWarning(
             "no_anchors", "warning", "No eligible row is an anchor: nothing can be verified."))
-    scored_parts, records, without_model = [], [], []
-    groups = eligible.groupby("prefix", sort=False)
-    for i, (prefix, group) in enumerate(groups, start=1):
+    positions, scored_parts, records, without_model = [], [], [], []
+    groups = prefix_positions(eligible["prefix"])
+    for i, (prefix, at) in enumerate(groups, start=1):
+        group = rows.take(at)
         fit = fit_group(prefix, group, params)
         scored = score_rows(fit, group, params)
         if fit.accepted:
             add_isomer_hints(group, scored)
             mark_recurring_series(group, scored)
+        positions.append(at)
         scored_parts.append(scored)
         records.append(group_record(fit, scored))
         warnings.extend(_group_warnings(fit, group, scored))
         if fit.no_model:
-            without_model.append(group.index[~group["Anchor"].astype(bool)])
+            without_model.append(group.row_id[~group.anchor])
         if on_group_done:
-            on_group_done(prefix, i, groups.ngroups)
+            on_group_done(prefix, i, len(groups))
     if without_model:
-        rows = eligible.loc[np.concatenate(without_model), "row_id"].tolist()
+        ids = np.concatenate(without_model).tolist()
         warnings.append(AnalysisWarning(
             "groups_without_model", "info",
             f"{len(without_model)} prefixes have fewer than {params.min_anchors} anchors and no "
-            f"model; {len(rows)} non-anchor rows are unverified", tuple(rows)))
+            f"model; {len(ids)} non-anchor rows are unverified", tuple(ids)))
+    return (_per_row(eligible.index, positions, scored_parts),
+            pd.DataFrame.from_records(records, columns=REGRESSION_COLUMNS), warnings)
+
+
+def _per_row(index: pd.Index, positions: list[np.ndarray],
+             parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """The groups' columns as one table in the eligible rows' order."""
     columns = [*ROW_COLUMNS, "_rule1_note"]
-    per_row = (pd.concat(scored_parts).reindex(eligible.index)[columns] if scored_parts
-               else pd.DataFrame(columns=columns, index=eligible.index))
-    return per_row, pd.DataFrame.from_records(records, columns=REGRESSION_COLUMNS), warnings
+    if not parts:
+        return pd.DataFrame(columns=columns, index=index)
+    at = np.concatenate(positions)
+    values = {col: np.concatenate([part[col] for part in parts]) for col in columns}
+    return frame_of(values, index[at], TEXT_COLUMNS).reindex(index)
 
 
-def _group_warnings(fit: GroupFit, group: pd.DataFrame, scored: pd.DataFrame):
+def _group_warnings(fit: GroupFit, group: GroupRows, scored: dict[str, np.ndarray]):
     for code, text in fit.notes:
         severity = "warning" if code == "log_p_slope_not_positive" else "info"
         yield AnalysisWarning(code, severity, f"{fit.prefix}: {text}", (), fit.prefix)
@@ -304,7 +379,7 @@ def _group_warnings(fit: GroupFit, group: pd.DataFrame, scored: pd.DataFrame):
         yield AnalysisWarning("model_rejected", "warning",
                               f"{fit.prefix}: model rejected ({fit.reason}); its non-anchor rows "
                               "are unverified", (), fit.prefix)
-    disagree = group.loc[scored["anchor_disagrees"], "row_id"].tolist()
+    disagree = group.row_id[scored["anchor_disagrees"]].tolist()
     if disagree:
         yield AnalysisWarning("anchor_disagrees", "warning",
                               f"{fit.prefix}: {len(disagree)} anchor(s) disagree with the model "

@@ -32,6 +32,11 @@ RUN_QUERY_PARAM = "run"
 CURRENT_RUN_KEY = "current_run_id"
 USER_KEY = "sidebar_user_name"
 PROGRESS_POLL_SECONDS = 1.0
+SELECTABLE_ROWS = 20_000   # longer tables load lazily (in chunks), without row selection
+
+# The chart builders bound what they draw themselves (charts.MAX_POINTS); Altair's own 5000-row
+# guard would refuse a large fragment chart when it is converted or exported.
+alt.data_transformers.disable_max_rows()
 
 STATUS_ICONS = {"pending": ":material/schedule:", "processing": ":material/autorenew:",
                 "completed": ":material/check_circle:", "failed": ":material/error:",
@@ -134,7 +139,7 @@ def find_run(run_id: str) -> RunRecord | None:
         return None
 
 
-@st.cache_data(max_entries=16, show_spinner="Loading results…")
+@st.cache_resource(max_entries=16, show_spinner="Loading results…")
 def _load_result(db_path: str, run_id: str) -> AnalysisResult:
     result = RunStore(db_path or None).load_result(run_id)
     if result is None:  # not cached: raising keeps a missing result out of the cache
@@ -143,7 +148,12 @@ def _load_result(db_path: str, run_id: str) -> AnalysisResult:
 
 
 def load_result(run_id: str) -> AnalysisResult | None:
-    """The result of a completed run, read from the store once per run and then cached."""
+    """The result of a completed run, read from the store once per run and then cached.
+
+    A finished run's result never changes, and pages only read it, so every session shares
+    one copy (st.cache_resource): st.cache_data would unpickle a fresh copy on every rerun,
+    about 0.4 s for a 150,000-row result.
+    """
     try:
         return _load_result(os.environ.get(DB_ENV_VAR, ""), run_id)
     except RunNotFoundError:
@@ -159,8 +169,7 @@ def cached_chart(_result: AnalysisResult, run_id: str, builder: str, *args) -> a
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_spec(_result: AnalysisResult, run_id: str, builder: str, *args) -> dict:
-    with alt.theme.enable("none"):   # as st.altair_chart converts: no default view size
-        return cached_chart(_result, run_id, builder, *args).to_dict()
+    return cached_chart(_result, run_id, builder, *args).to_dict()
 
 
 def chart_spec(result: AnalysisResult, run_id: str, builder: str, *args) -> dict:
@@ -173,8 +182,7 @@ def chart_spec(result: AnalysisResult, run_id: str, builder: str, *args) -> dict
 
 def plotted_prefixes(result: AnalysisResult) -> list[str]:
     """Head groups with usable rows to plot: accepted models first, then by size."""
-    usable = result.rows.loc[result.rows["status"] != "invalid", "prefix"].dropna().unique()
-    groups = result.groups[result.groups["prefix"].isin(usable)]
+    groups = result.groups[result.groups["n_rows"] > 0]
     ordered = groups.sort_values(["accepted", "n_rows"], ascending=False, kind="stable")
     return ordered["prefix"].tolist()
 

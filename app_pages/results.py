@@ -30,7 +30,6 @@ GROUP_COLUMNS = ["prefix", "accepted", "reason", "n_anchors", "n_rows", "r2_cv",
                  "equation_raw", "predictors", "cv_method", "scale_s", "n_valid",
                  "n_outlier", "n_unverified", "n_anchor_disagrees", "notes"]
 NULL = "–"                   # how tables show a missing value
-SELECTABLE_ROWS = 20_000     # larger tables load lazily, without row selection
 FIXED3 = st.column_config.NumberColumn(format="%.3f")
 # Selections outlive the tab that made them (widget states vanish with their hidden tab); each is
 # what its table or charts show selected the last time they were drawn:
@@ -200,7 +199,7 @@ def compounds_tab(rows: pd.DataFrame) -> None:
                      on_click=forget_chart_selection)
     show_all = st.toggle("Show every column", key="results_all_columns", persist_state="page")
     columns = list(rows.columns) if show_all else [c for c in COMPOUND_COLUMNS if c in rows]
-    selectable = len(view) <= SELECTABLE_ROWS
+    selectable = len(view) <= ui.SELECTABLE_ROWS
     config = {c: FIXED3 for c in ("RT", "predicted_rt", "residual", "z", "Log P")}
     config["reasons"] = st.column_config.TextColumn(width="large")
     config["confidence"] = st.column_config.ProgressColumn(
@@ -213,7 +212,8 @@ def compounds_tab(rows: pd.DataFrame) -> None:
         key="results_compounds_table", column_config=config, placeholder=NULL,
         on_select="rerun" if selectable else "ignore", selection_mode="multi-row",
         lazy=not selectable, selection_default={"selection": {"rows": [
-            i for i, row_id in enumerate(shown_ids) if row_id in highlighted]}})
+            i for i, row_id in enumerate(shown_ids) if row_id in highlighted]}}
+        if selectable else None)
     if selectable:
         positions = ui.selected_table_rows(state)
         st.session_state[HIGHLIGHT_KEY] = [shown_ids[p] for p in positions if p < len(shown_ids)]

@@ -144,6 +144,16 @@ def test_points_picked_in_a_chart_filter_the_table(results, store, sample_run):
     assert len(compounds(results)) == len(rows)
 
 
+def test_long_tables_load_lazily_without_selection(results, monkeypatch):
+    import ui_helpers
+
+    monkeypatch.setattr(ui_helpers, "SELECTABLE_ROWS", 10)
+    open_tab(results, "Compounds")
+    assert "Narrow the filters to select rows" in texts(results.caption)
+    by_key(results.selectbox, "results_flag_filter").set_value("Rule 1: anchor disagrees").run()
+    no_exception(results)
+
+
 def test_result_is_read_from_the_store_once_per_run(app, sample_run, monkeypatch):
     calls = []
     original = RunStore.load_result

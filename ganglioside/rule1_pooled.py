@@ -40,6 +40,7 @@ unused, scaled into [0.5, 1]. The reliability table of ``bench/accuracy.py`` che
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,7 @@ import pandas as pd
 from .formatting import first_items, fixed3, signed3
 from .params import AnalysisParams
 from .result import AnalysisWarning
+from .rule1_regression import RowArrays, frame_of, prefix_positions
 
 ISOMER_SERIES = ("GD1", "GT1", "GQ1", "GM1")
 SERIES_MIN_TAILS = 3
@@ -137,10 +139,13 @@ def densest_line(u: np.ndarray, tails: np.ndarray, width: float, prior: float) -
     """
     half = width / 2 if width > 0 else 1e-3
     bins = np.floor(u / half).astype(np.int64)
-    spread = pd.DataFrame({"bin": np.concatenate([bins + k for k in range(-2, 3)]),
-                           "tail": np.tile(tails, 5)}).drop_duplicates()
-    support = spread.groupby("bin").size()
-    best = support.index[support.to_numpy() == support.max()].to_numpy()
+    tail_code = pd.factorize(tails)[0]
+    n_tails = int(tail_code.max()) + 1
+    spread = np.concatenate([bins + k for k in range(-2, 3)])
+    low = int(spread.min())
+    bin_tail = np.unique((spread - low) * n_tails + np.tile(tail_code, 5))  # distinct pairs
+    candidates, support = np.unique(bin_tail // n_tails + low, return_counts=True)
+    best = candidates[support == support.max()]
     centre = best[np.argmin(np.abs((best + 0.5) * half - prior))]
     in_window = np.abs(bins - centre) <= 2
     return float(np.median(u[in_window]))
@@ -155,13 +160,13 @@ def isomer_lines(offsets: np.ndarray, tails: np.ndarray, width: float) -> list[f
     ``MAX_PARALLEL_LINES`` (positional isomers a, b, c: the main line and two more).
     """
     lines: list[float] = []
-    needed = max(SERIES_MIN_TAILS, SERIES_MIN_SHARE * len(set(tails)))
+    needed = max(SERIES_MIN_TAILS, SERIES_MIN_SHARE * len(np.unique(tails)))
     remaining = np.abs(offsets) > width
     while remaining.sum() >= needed and len(lines) < MAX_PARALLEL_LINES:
         u, t = offsets[remaining], tails[remaining]
         centre = densest_line(u, t, width, prior=0.0)
         member = remaining & (np.abs(offsets - centre) <= width)
-        if len(set(tails[member])) < needed:
+        if len(np.unique(tails[member])) < needed:
             break
         lines.append(float(np.median(offsets[member])))
         remaining &= ~member
@@ -171,20 +176,41 @@ def isomer_lines(offsets: np.ndarray, tails: np.ndarray, width: float) -> list[f
 # ---------------------------------------------------------------- the judge
 
 
+@dataclass(frozen=True)
+class PrefixRows(RowArrays):
+    """The columns the 2.0 judge reads, as arrays: all eligible rows, or one prefix's."""
+
+    anchor: np.ndarray  # Anchor is True
+    rt: np.ndarray
+    log_p: np.ndarray
+    tail: np.ndarray  # codes of the lipid tail (a missing tail reads as "")
+    name: np.ndarray  # codes of (prefix, tail): one code per name
+    shaping: np.ndarray  # not a Rule 5 fragment: may shape a line
+
+    @classmethod
+    def of(cls, eligible: pd.DataFrame, fragments: pd.Series) -> "PrefixRows":
+        """Read the eligible rows once; ``fragments`` marks Rule 5 fragments."""
+        tail, tails = pd.factorize(eligible["tail"].fillna(""))
+        prefix = pd.factorize(eligible["prefix"])[0]
+        return cls(eligible["Anchor"].eq(True).to_numpy(), eligible["RT"].to_numpy(float),
+                   eligible["Log P"].to_numpy(float), tail, prefix * len(tails) + tail,
+                   ~fragments.reindex(eligible.index).to_numpy(bool))
+
+
 @dataclass
 class PooledContext:
-    """What every prefix is judged with: slope, scale, composition model and level metrics."""
+    """What every prefix is judged with: slope, scale, composition priors and level metrics."""
 
     slope: float
     scale: float
     prefix_scale: float  # typical CV RMSE of the accepted own models: a floor for each of them
-    offsets_coef: np.ndarray | None
+    priors: dict[str, float]  # offset predicted from each prefix's composition, where known
     composition_rmse: float
-    modifier_names: list[str]
     metrics: dict[str, LevelMetrics]
 
 
-def build_context(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, own: pd.DataFrame,
+def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[str, np.ndarray]],
+                  modifier_counts: pd.DataFrame, own: pd.DataFrame,
                   params: AnalysisParams) -> PooledContext:
     """Fit the shared slope, pooled scale and composition-offset model on the anchors."""
     anchors = eligible[eligible["Anchor"].eq(True)]
@@ -192,12 +218,12 @@ def build_context(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, own: pd
     pooled, residual = pooled_cv(anchors, slope)
     scale = max(float(np.sqrt(np.mean(residual ** 2))) if len(residual) else 0.0,
                 params.rt_sd_floor)
-    names = [c for c in modifier_counts.columns]
+    names = list(modifier_counts.columns)
     prefixes = _prefix_table(eligible, modifier_counts, names)
     anchored = prefixes[prefixes["n_anchors"] > 0]
     coef, comp_metrics = _composition_model(anchored, anchors, slope, names)
     metrics = {"pooled": pooled, "composition": comp_metrics,
-               "self": _self_level_metrics(eligible, anchors, slope, scale)}
+               "self": _self_level_metrics(rows, groups, set(anchored.index), slope, scale)}
     own_ok = own[own["accepted"].astype(bool)]
     prefix_scale = params.rt_sd_floor
     if len(own_ok):
@@ -205,7 +231,8 @@ def build_context(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, own: pd
                                          float(own_ok["r2_cv"].median()),
                                          float(own_ok["rmse_cv"].median()))
         prefix_scale = max(prefix_scale, metrics["prefix"].rmse_cv)
-    return PooledContext(slope, scale, prefix_scale, coef, comp_metrics.rmse_cv, names, metrics)
+    return PooledContext(slope, scale, prefix_scale, _composition_priors(prefixes, names, coef),
+                         comp_metrics.rmse_cv, metrics)
 
 
 def _prefix_table(eligible, modifier_counts, names) -> pd.DataFrame:
@@ -214,9 +241,20 @@ def _prefix_table(eligible, modifier_counts, names) -> pd.DataFrame:
     mods = modifier_counts.reindex(first["row_id"]).fillna(0)
     for name in names:
         table[name] = mods[name].to_numpy()
-    table["n_anchors"] = eligible.groupby("prefix")["Anchor"].apply(lambda a: int(a.eq(True).sum()))
+    table["n_anchors"] = eligible["Anchor"].eq(True).groupby(eligible["prefix"]).sum()
     table["known"] = table["sialic_acid_count"].notna() & table["_neutral_core"].notna()
     return table
+
+
+def _composition_priors(prefixes: pd.DataFrame, names: list[str], coef: np.ndarray | None
+                        ) -> dict[str, float]:
+    """Each prefix's offset as its composition predicts it (known counts and a model needed)."""
+    if coef is None:
+        return {}
+    known = prefixes[prefixes["known"]]
+    x = composition_features(known, names)
+    # one row at a time: the same dot product as for a prefix alone, to the last bit
+    return {prefix: float((x[i:i + 1] @ coef)[0]) for i, prefix in enumerate(known.index)}
 
 
 def _composition_model(anchored, anchors, slope, names):
@@ -239,17 +277,17 @@ def _composition_model(anchored, anchors, slope, names):
     return fit_offsets(x, y, weight), metrics
 
 
-def _self_level_metrics(eligible, anchors, slope, scale) -> LevelMetrics:
+def _self_level_metrics(rows: PrefixRows, groups, anchored: set, slope, scale) -> LevelMetrics:
     """Judge anchored prefixes as if anchorless; score their anchors against the found line."""
     ys, residuals = [], []
-    for prefix, rows in eligible[eligible["prefix"].isin(anchors["prefix"])].groupby("prefix"):
-        if len(rows) < 2:
+    for _, at in sorted((g for g in groups if g[0] in anchored), key=lambda g: g[0]):
+        if len(at) < 2:
             continue
-        u = (rows["RT"] - slope * rows["Log P"]).to_numpy(float)
-        line = densest_line(u, rows["tail"].fillna("").to_numpy(object), 2 * scale, np.median(u))
-        a = rows[rows["Anchor"].eq(True)]
-        ys.append(a["RT"].to_numpy(float))
-        residuals.append((a["RT"] - slope * a["Log P"] - line).to_numpy(float))
+        prefix = rows.take(at)
+        u = prefix.rt - slope * prefix.log_p
+        line = densest_line(u, prefix.tail, 2 * scale, np.median(u))
+        ys.append(prefix.rt[prefix.anchor])
+        residuals.append(u[prefix.anchor] - line)
     if not ys:
         return LevelMetrics("self", 0, np.nan, np.nan)
     return _metrics("self", np.concatenate(ys), np.concatenate(residuals))
@@ -266,20 +304,31 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     lines (fragments of one parent series sit at a constant offset from their own line), so they
     are judged against the lines but never shape one.
     """
-    ctx = build_context(eligible, modifier_counts, own, params)
-    own_by_prefix = own.set_index("prefix")
-    lines = {}
-    for prefix, rows in eligible.groupby("prefix", sort=False):
-        lines[prefix] = _main_line(rows, rule1.loc[rows.index], own_by_prefix.loc[prefix], ctx,
-                                   modifier_counts, ~fragments.loc[rows.index].to_numpy(bool))
-    parallel = _family_lines(eligible, lines, fragments, params)
-    parts = [_verdicts(rows, prefix, lines[prefix], parallel.get(rows["base_prefix"].iloc[0], []),
-                       params, fragments.loc[rows.index].to_numpy(bool))
-             if lines[prefix] else _undecided(rows, prefix)
-             for prefix, rows in eligible.groupby("prefix", sort=False)]
-    out = pd.concat(parts).reindex(eligible.index)
+    rows = PrefixRows.of(eligible, fragments)
+    groups = prefix_positions(eligible["prefix"])
+    ctx = build_context(eligible, rows, groups, modifier_counts, own, params)
+    own_records = own.set_index("prefix").to_dict("index")
+    own_predicted = rule1["predicted_rt"].reindex(eligible.index).to_numpy(float)
+    lines = {prefix: _main_line(rows.take(at), own_predicted[at], own_records[prefix], ctx,
+                                ctx.priors.get(prefix))
+             for prefix, at in groups}
+    base = eligible["base_prefix"].to_numpy(object)
+    bases = {prefix: base[at[0]] for prefix, at in groups}
+    parallel = _family_lines(rows, groups, lines, bases, params)
+    parts = [_verdicts(rows.take(at), prefix, lines[prefix], parallel.get(bases[prefix], []),
+                       params) if lines[prefix] else _undecided(rows.take(at), prefix)
+             for prefix, at in groups]
     levels = pd.DataFrame([m.as_record() for m in ctx.metrics.values()])
-    return out, levels
+    return _judged_frame(parts, [at for _, at in groups], eligible.index), levels
+
+
+def _judged_frame(parts: list[dict[str, np.ndarray]], positions: list[np.ndarray],
+                  index: pd.Index) -> pd.DataFrame:
+    """The prefixes' columns as one table in the eligible rows' order."""
+    if not parts:
+        return pd.DataFrame(columns=list(JUDGED_DTYPES), index=index).astype(JUDGED_DTYPES)
+    values = {column: np.concatenate([part[column] for part in parts]) for column in JUDGED_DTYPES}
+    return frame_of(values, index[np.concatenate(positions)], JUDGED_DTYPES).reindex(index)
 
 
 @dataclass(frozen=True)
@@ -293,34 +342,29 @@ class MainLine:
     scale: float
 
 
-def _main_line(rows, rule1_rows, group, ctx: PooledContext, modifier_counts, shaping
-               ) -> MainLine | None:
+def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: PooledContext,
+               prior: float | None) -> MainLine | None:
     """The best available line of one prefix (module docstring); None if no level applies."""
-    anchors = rows["Anchor"].eq(True).to_numpy()
-    tails = rows["tail"].fillna("").to_numpy(object)
     if bool(group["accepted"]):
-        return MainLine("prefix", int(group["n_anchors"]), float(group["r2_cv"]),
-                        rule1_rows["predicted_rt"].to_numpy(float),
+        return MainLine("prefix", int(group["n_anchors"]), float(group["r2_cv"]), own_predicted,
                         max(float(group["rmse_cv"]), ctx.prefix_scale))
-    u = (rows["RT"] - ctx.slope * rows["Log P"]).to_numpy(float)
-    prior = _composition_offset(rows, ctx, modifier_counts)
-    if anchors.any():
-        level, n, offset = "pooled", int(anchors.sum()), float(u[anchors].mean())
+    u = rows.rt - ctx.slope * rows.log_p
+    shaping = rows.shaping
+    if rows.anchor.any():
+        level, n, offset = "pooled", int(rows.anchor.sum()), float(u[rows.anchor].mean())
         scale = ctx.scale * np.sqrt(1 + 1 / n)
-    elif len(set(tails[shaping])) >= 2:
+    elif len(np.unique(rows.tail[shaping])) >= 2:
         level, n, scale = "self", int(shaping.sum()), ctx.scale
-        offset = densest_line(u[shaping], tails[shaping], 2 * ctx.scale,
+        offset = densest_line(u[shaping], rows.tail[shaping], 2 * ctx.scale,
                               prior if prior is not None else float(np.median(u[shaping])))
     elif prior is not None and not np.isnan(ctx.composition_rmse):
         level, n, offset = "composition", int(shaping.sum()), prior
         scale = float(np.hypot(ctx.scale, ctx.composition_rmse))
     else:
         return None
-    log_p = rows["Log P"].to_numpy(float)
-    predicted = ctx.slope * log_p + offset
+    predicted = ctx.slope * rows.log_p + offset
     if level in ("pooled", "self"):
-        predicted = refit_on_members(log_p, rows["RT"].to_numpy(float), predicted, shaping,
-                                     REFIT_BAND * scale)
+        predicted = refit_on_members(rows.log_p, rows.rt, predicted, shaping, REFIT_BAND * scale)
     return MainLine(level, n, ctx.metrics[level].r2_cv, predicted, scale)
 
 
@@ -349,7 +393,8 @@ def own_offset(residual: np.ndarray, family_offset: float, width: float) -> floa
     return float(np.median(near)) if len(near) >= 2 else family_offset
 
 
-def _family_lines(eligible, lines: dict, fragments: pd.Series, params) -> dict[str, list[float]]:
+def _family_lines(rows: PrefixRows, groups, lines: dict, bases: dict, params
+                  ) -> dict[str, list[float]]:
     """Parallel isomer lines per isomer-capable series, from all its prefixes together.
 
     Positional isomers differ in where a sialic acid sits on the core, which extra modifiers do
@@ -357,63 +402,61 @@ def _family_lines(eligible, lines: dict, fragments: pd.Series, params) -> dict[s
     prefixes lets a small prefix's isomer peaks join a line that its family shows across
     >= ``SERIES_MIN_TAILS`` distinct (prefix, tail) names.
     """
-    found = {}
-    for base, rows in eligible[eligible["base_prefix"].isin(ISOMER_SERIES)].groupby(
-            "base_prefix", sort=False):
-        residual, keys, scales = [], [], []
-        for prefix, prefix_rows in rows.groupby("prefix", sort=False):
-            line = lines[prefix]
-            if line is None:
-                continue
-            keep = ~fragments.loc[prefix_rows.index].to_numpy(bool)
-            residual.append((prefix_rows["RT"].to_numpy(float) - line.predicted)[keep])
-            keys.append((prefix + "|" + prefix_rows["tail"].fillna("")).to_numpy(object)[keep])
-            scales.append(line.scale)
-        if residual:
-            width = params.outlier_threshold * float(np.median(scales))
-            found[base] = isomer_lines(np.concatenate(residual), np.concatenate(keys), width)
-    return found
+    residual, names, scales = defaultdict(list), defaultdict(list), defaultdict(list)
+    for prefix, at in groups:
+        base, line = bases[prefix], lines[prefix]
+        if base not in ISOMER_SERIES or line is None:
+            continue
+        keep = rows.shaping[at]
+        residual[base].append((rows.rt[at] - line.predicted)[keep])
+        names[base].append(rows.name[at][keep])
+        scales[base].append(line.scale)
+    return {base: isomer_lines(np.concatenate(residual[base]), np.concatenate(names[base]),
+                               params.outlier_threshold * float(np.median(scales[base])))
+            for base in residual}
 
 
-def _composition_offset(rows, ctx: PooledContext, modifier_counts) -> float | None:
-    first = rows.iloc[[0]]
-    if ctx.offsets_coef is None or first["sialic_acid_count"].isna().any() \
-            or first["_neutral_core"].isna().any():
-        return None
-    mods = modifier_counts.reindex(first["row_id"]).fillna(0)
-    if set(mods.columns[(mods != 0).any()]) - set(ctx.modifier_names):
-        return None
-    table = first[["sialic_acid_count", "_neutral_core"]].copy()
-    for name in ctx.modifier_names:
-        table[name] = mods[name].to_numpy() if name in mods else 0
-    return float((composition_features(table, ctx.modifier_names) @ ctx.offsets_coef)[0])
+JUDGED_DTYPES = {"rule1_status": "str", "rule1_model": "str", "rule1_model_n": "int64",
+                 "rule1_model_r2_cv": "float64", "predicted_rt": "float64", "residual": "float64",
+                 "z": "float64", "rule1_scale": "float64", "isomer_series": "Int64",
+                 "confidence": "float64", "anchor_disagrees": "bool",
+                 "rule1_series_offset": "float64", "_rule1_note": "str"}
+"""The 2.0 Rule 1 columns per row, in order, with their dtypes."""
 
 
-def _verdicts(rows, prefix, line: MainLine, parallel: list[float], params,
-              explained: np.ndarray) -> pd.DataFrame:
+def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], params
+              ) -> dict[str, np.ndarray]:
     """Status, z, isomer line and confidence of every row of one prefix."""
     level, n, r2, predicted, scale = line.level, line.n, line.r2, line.predicted, line.scale
-    residual = rows["RT"].to_numpy(float) - predicted
-    lines = [0.0, *(own_offset(residual[~explained], offset, params.outlier_threshold * scale)
-                    for offset in parallel)]
-    distance = residual[:, None] - np.array(lines)[None, :]
+    residual = rows.rt - predicted
+    lines = np.array([0.0, *(own_offset(residual[rows.shaping], offset,
+                                        params.outlier_threshold * scale)
+                             for offset in parallel)])
+    distance = residual[:, None] - lines[None, :]
     nearest = np.argmin(np.abs(distance), axis=1)
-    off_line = distance[np.arange(len(rows)), nearest]
+    off_line = distance[np.arange(len(rows.rt)), nearest]
     z = off_line / scale
     outlier = np.abs(z) >= params.outlier_threshold
-    out = pd.DataFrame(index=rows.index)
-    out["rule1_status"] = np.where(outlier, "outlier", "valid")
-    out["rule1_model"], out["rule1_model_n"], out["rule1_model_r2_cv"] = level, n, r2
-    out["predicted_rt"] = predicted + np.array(lines)[nearest]
-    out["residual"], out["z"], out["rule1_scale"] = off_line, z, scale
-    out["isomer_series"] = pd.array(np.where(outlier, 0, nearest + 1), dtype="Int64")
-    out.loc[outlier, "isomer_series"] = pd.NA
-    out["confidence"] = np.where(outlier, 1 - _p_correct(z, scale), _p_correct(z, scale))
-    out["anchor_disagrees"] = outlier & rows["Anchor"].eq(True).to_numpy()
-    out["rule1_series_offset"] = np.where(~outlier & (nearest > 0),
-                                          np.array(lines)[nearest], np.nan)
-    out["_rule1_note"] = _notes(prefix, level, n, r2, out, lines, params)
+    p_correct = _p_correct(z, scale)
+    out = _constant_columns(len(rows.rt), level, n, r2)
+    out.update(
+        rule1_status=np.where(outlier, "outlier", "valid").astype(object),
+        predicted_rt=predicted + lines[nearest], residual=off_line, z=z,
+        rule1_scale=np.full(len(rows.rt), scale),
+        isomer_series=np.where(outlier, np.nan, nearest + 1),
+        confidence=np.where(outlier, 1 - p_correct, p_correct),
+        anchor_disagrees=outlier & rows.anchor,
+        rule1_series_offset=np.where(~outlier & (nearest > 0), lines[nearest], np.nan))
+    out["_rule1_note"] = _notes(prefix, level, n, r2, outlier, nearest + 1, z, scale,
+                                lines.tolist(), params)
     return out
+
+
+def _constant_columns(n_rows: int, level: str, n: int, r2: float) -> dict[str, np.ndarray]:
+    """The judging model's columns, the same on every row of a prefix."""
+    return {"rule1_model": np.full(n_rows, level, dtype=object),
+            "rule1_model_n": np.full(n_rows, n, dtype=np.int64),
+            "rule1_model_r2_cv": np.full(n_rows, r2, dtype=float)}
 
 
 def _p_correct(z: np.ndarray, scale: float) -> np.ndarray:
@@ -421,36 +464,35 @@ def _p_correct(z: np.ndarray, scale: float) -> np.ndarray:
     return PRIOR_CORRECT * density / (PRIOR_CORRECT * density + (1 - PRIOR_CORRECT) / MISID_SPAN)
 
 
-def _notes(prefix, level, n, r2, out, lines, params) -> list[str]:
+def _notes(prefix, level, n, r2, outlier, series, z, scale, lines, params) -> np.ndarray:
     model = f"{level} model for {prefix} (n = {n}, CV R² {'n/a' if np.isnan(r2) else fixed3(r2)})"
+    s = fixed3(scale)
     notes = []
-    for status, series, z, pred, s in out[["rule1_status", "isomer_series", "z", "predicted_rt",
-                                           "rule1_scale"]].itertuples(index=False):
-        if status == "outlier":
-            notes.append(f"Rule 1: outlier, |z| = {fixed3(abs(z))} ≥ "
+    for is_outlier, line, zi in zip(outlier.tolist(), series.tolist(), z.tolist()):
+        if is_outlier:
+            notes.append(f"Rule 1: outlier, |z| = {fixed3(abs(zi))} ≥ "
                          f"{params.outlier_threshold:g} off every line of the {model}, "
-                         f"s = {fixed3(s)} min")
-        elif series > 1:
-            notes.append(f"Rule 1: isomer peak on parallel line {series} "
-                         f"({signed3(lines[series - 1])} min) of the {model} (z = {fixed3(z)})")
+                         f"s = {s} min")
+        elif line > 1:
+            notes.append(f"Rule 1: isomer peak on parallel line {line} "
+                         f"({signed3(lines[line - 1])} min) of the {model} (z = {fixed3(zi)})")
         else:
-            notes.append(f"Rule 1: fits the {model} (z = {fixed3(z)}, s = {fixed3(s)} min)")
-    return notes
+            notes.append(f"Rule 1: fits the {model} (z = {fixed3(zi)}, s = {s} min)")
+    return np.array(notes, dtype=object)
 
 
-def _undecided(rows, prefix) -> pd.DataFrame:
-    out = pd.DataFrame(index=rows.index)
-    anchor = rows["Anchor"].eq(True).to_numpy()
-    out["rule1_status"] = np.where(anchor, "valid", "unverified")
-    out["rule1_model"], out["rule1_model_n"], out["rule1_model_r2_cv"] = "none", 0, np.nan
-    for column in ("predicted_rt", "residual", "z", "rule1_scale", "confidence"):
-        out[column] = np.nan
-    out["isomer_series"] = pd.array([pd.NA] * len(rows), dtype="Int64")
-    out["anchor_disagrees"], out["rule1_series_offset"] = False, np.nan
+def _undecided(rows: PrefixRows, prefix) -> dict[str, np.ndarray]:
+    n_rows, anchor = len(rows.rt), rows.anchor
+    out = _constant_columns(n_rows, "none", 0, np.nan)
+    out["rule1_status"] = np.where(anchor, "valid", "unverified").astype(object)
+    for column in ("predicted_rt", "residual", "z", "rule1_scale", "confidence", "isomer_series",
+                   "rule1_series_offset"):
+        out[column] = np.full(n_rows, np.nan)
+    out["anchor_disagrees"] = np.zeros(n_rows, dtype=bool)
     out["_rule1_note"] = np.where(
         anchor, f"Rule 1: anchor (no model for {prefix} at any level)",
         f"Rule 1: unverified, no model for {prefix} at any level (no anchor, one peak, "
-        "composition not predictable)")
+        "composition not predictable)").astype(object)
     return out
 
 
@@ -477,13 +519,14 @@ def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.Da
 
 
 def _groups_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFrame) -> pd.DataFrame:
-    by_prefix = judged.assign(prefix=eligible["prefix"]).groupby("prefix", sort=False)
-    status = by_prefix["rule1_status"]
+    status = judged["rule1_status"]
+    by_prefix = judged.assign(
+        prefix=eligible["prefix"], **{f"n_{name}": status.eq(name).astype(int)
+                                      for name in ("valid", "outlier", "unverified")}
+    ).groupby("prefix", sort=False)
     counts = pd.DataFrame({
         "judged_by": by_prefix["rule1_model"].first(),
-        "n_valid": status.apply(lambda s: int((s == "valid").sum())),
-        "n_outlier": status.apply(lambda s: int((s == "outlier").sum())),
-        "n_unverified": status.apply(lambda s: int((s == "unverified").sum())),
+        **{column: by_prefix[column].sum() for column in ("n_valid", "n_outlier", "n_unverified")},
         "n_anchor_disagrees": by_prefix["anchor_disagrees"].sum().astype(int),
         "isomer_lines": by_prefix["isomer_series"].max().fillna(1).astype(int),
     })

@@ -61,14 +61,14 @@ FRAGMENT_VOLUME_SHARE = (0.02, 0.4)
 
 
 def make_demo_table(n_rows: int, seed: int = 0, truth: bool = False) -> pd.DataFrame:
-    """``n_rows`` (>= 5) synthetic peaks: Name, RT, Volume, Log P, Anchor (``T``/``F``).
+    """``n_rows`` (>= 1) synthetic peaks: Name, RT, Volume, Log P, Anchor (``T``/``F``).
 
-    Deterministic per seed, sorted by name then RT like an exported peak list. With ``truth``
+    Every kind of peak appears from a few dozen rows on. Deterministic per seed, sorted by name then RT like an exported peak list. With ``truth``
     also ``truth_kind`` (one of ``TRUTH_KINDS``) and ``truth_parent_index`` (Int64: the row of a
     fragment's parent, else null).
     """
-    if n_rows < 5:
-        raise ValueError(f"n_rows = {n_rows} must be at least 5")
+    if n_rows < 1:
+        raise ValueError(f"n_rows = {n_rows} must be at least 1")
     rng = np.random.default_rng(seed)
     catalog = _catalog()
     prefix_rt = _prefix_lines(rng, catalog)

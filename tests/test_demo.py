@@ -48,7 +48,7 @@ def test_truth_columns(demo):
     assert (has_parent == (demo["truth_kind"] == "fragment")).all()
 
 
-@pytest.mark.parametrize("n_rows", [5, 6, 7, 19, 300, 1234, 100_000])
+@pytest.mark.parametrize("n_rows", [1, 2, 5, 6, 7, 19, 300, 1234, 100_000])
 def test_exact_size_and_a_fresh_index(n_rows):
     table = make_demo_table(n_rows, seed=3, truth=True)
     assert len(table) == n_rows
@@ -56,8 +56,8 @@ def test_exact_size_and_a_fresh_index(n_rows):
 
 
 def test_too_small_is_refused():
-    with pytest.raises(ValueError, match="at least 5"):
-        make_demo_table(4)
+    with pytest.raises(ValueError, match="at least 1"):
+        make_demo_table(0)
 
 
 def test_deterministic_per_seed():

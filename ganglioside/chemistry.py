@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .formatting import first_items
 from .result import AnalysisWarning
@@ -47,39 +47,72 @@ def _record(check, subject, n, value, expected, flagged, note) -> dict:
 
 
 def _sugar_order(rows: pd.DataFrame):
-    known = rows[rows["sugar_count"].notna()]
-    for tail, group in known.groupby("tail", sort=True):
-        sugars = group["sugar_count"].astype(float)
-        if len(group) < 3 or sugars.nunique() < 2 or group["RT"].nunique() < 2:
-            continue
-        r, p = stats.pearsonr(sugars, group["RT"])
-        flagged = r > 0.3 and p < 0.1
-        yield _record("sugar_order", tail, len(group), r, "r < 0 (more sugars elute earlier)",
-                      flagged, f"Pearson r = {r:.2f}, p = {p:.3f}"
+    known = rows[rows["sugar_count"].notna() & rows["tail"].notna()]
+    code, tails = pd.factorize(known["tail"], sort=True)
+    sugars, rt = known["sugar_count"].to_numpy(float), known["RT"].to_numpy(float)
+    n = np.bincount(code, minlength=len(tails))
+    r, p = grouped_pearson(code, sugars, rt, len(tails))
+    testable = ((n >= 3) & (_distinct(code, sugars, len(tails)) >= 2)
+                & (_distinct(code, rt, len(tails)) >= 2))
+    for i in np.flatnonzero(testable):
+        flagged = r[i] > 0.3 and p[i] < 0.1
+        yield _record("sugar_order", tails[i], n[i], r[i], "r < 0 (more sugars elute earlier)",
+                      flagged, f"Pearson r = {r[i]:.2f}, p = {p[i]:.3f}"
                       + ("; more sugars elute later here" if flagged else ""))
+
+
+def grouped_pearson(code: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson r of x and y within each group and its two-sided p-value, computed as
+    ``scipy.stats.pearsonr`` does (centred sums; r has a beta distribution under the null)."""
+    count = np.bincount(code, minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xm = x - (np.bincount(code, x, n_groups) / count)[code]
+        ym = y - (np.bincount(code, y, n_groups) / count)[code]
+        sxy, sxx, syy = (np.bincount(code, a * b, n_groups)
+                         for a, b in ((xm, ym), (xm, xm), (ym, ym)))
+        r = np.clip(sxy / np.sqrt(sxx * syy), -1.0, 1.0)
+        shape = count / 2 - 1
+        p = 2 * special.betaincc(shape, shape, (np.abs(r) + 1) / 2)
+    return r, p
+
+
+def _distinct(code: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Number of distinct values within each group."""
+    pairs = pd.DataFrame({"group": code, "value": values}).drop_duplicates()
+    return np.bincount(pairs["group"].to_numpy(), minlength=n_groups)
 
 
 def _category_order(rows: pd.DataFrame, rt_tolerance: float):
     known = rows[rows["category"].isin(list(CATEGORY_ORDER))]
-    medians = known.groupby(["tail", "modifiers", "category"])["RT"].median().reset_index()
-    for (tail, modifiers), group in medians.groupby(["tail", "modifiers"], sort=True):
-        if len(group) < 2:
+    keys = ["tail", "modifiers"]
+    medians = (known.groupby([*keys, "category"])["RT"].median().reset_index()
+               .assign(rank=lambda m: m["category"].map(CATEGORY_ORDER))
+               .sort_values([*keys, "rank"], ignore_index=True))
+    # an inversion: a category's RT minus the lowest RT of the categories that should elute later
+    medians["lowest_from_here"] = medians[::-1].groupby(keys, sort=False)["RT"].cummin()
+    medians["inversion"] = medians["RT"] - medians.groupby(keys, sort=False)[
+        "lowest_from_here"].shift(-1)
+    medians["text"] = medians["category"] + " " + medians["RT"].map("{:.2f}".format)
+    subjects = medians.groupby(keys, sort=False).agg(
+        n=("RT", "size"), worst=("inversion", "max"), note=("text", " < ".join))
+    for (tail, modifiers), n, worst, note in zip(subjects.index, subjects["n"], subjects["worst"],
+                                                 subjects["note"]):
+        if n < 2:
             continue
-        ordered = group.assign(rank=group["category"].map(CATEGORY_ORDER)).sort_values("rank")
-        later = ordered["RT"].to_numpy()
-        worst = float(np.max(later[:-1] - np.minimum.accumulate(later[::-1])[::-1][1:]))
         subject = f"{tail} {('+' + modifiers) if modifiers else '(no modifier)'}"
-        yield _record("category_order", subject, len(group), worst,
-                      "GP < GQ < GT < GD < GM", worst > rt_tolerance,
-                      " < ".join(f"{c} {rt:.2f}" for c, rt in
-                                 zip(ordered["category"], ordered["RT"])))
+        yield _record("category_order", subject, n, worst, "GP < GQ < GT < GD < GM",
+                      worst > rt_tolerance, note)
 
 
 def _modifier_direction(rows: pd.DataFrame):
-    names = sorted({part.lstrip("0123456789") for text in rows["modifiers"].dropna()
-                    for part in text.split("+") if part})
-    for name in names:
-        shifts = _pair_shifts(rows, name)
+    modifiers = rows["modifiers"].fillna("")
+    parts = {text: _parts(text) for text in modifiers.unique()}
+    codes = {key: i for i, key in enumerate(dict.fromkeys(parts.values()))}
+    medians = rows.assign(key=modifiers.map({text: codes[key] for text, key in parts.items()})
+                          ).groupby(["core", "tail", "key"])["RT"].median().reset_index()
+    for name in sorted({name for key in codes for name, _ in key}):
+        shifts = _pair_shifts(medians, codes, name)
         if len(shifts) < 2:
             continue
         direction = np.sign(np.median(shifts)) or 1.0
@@ -91,20 +124,23 @@ def _modifier_direction(rows: pd.DataFrame):
                       f"{len(shifts)} pairs agree")
 
 
-def _pair_shifts(rows: pd.DataFrame, name: str) -> np.ndarray:
-    """Median RT of (core, tail, modifiers with one more ``name``) minus that without."""
-    table = rows.assign(key=rows["modifiers"].fillna("").map(_parts))
-    medians = table.groupby(["core", "tail", "key"])["RT"].median()
-    shifts = []
-    for (core, tail, key), rt in medians.items():
+def _pair_shifts(medians: pd.DataFrame, codes: dict[tuple, int], name: str) -> np.ndarray:
+    """Median RT of (core, tail, modifiers with one more ``name``) minus that without.
+
+    ``medians`` has the median RT per core, tail and modifier set (``key``, coded by ``codes``).
+    """
+    base_of = {}
+    for key, code in codes.items():
         counts = dict(key)
-        if counts.get(name, 0) < 1:
-            continue
-        counts[name] -= 1
-        base = tuple(sorted((k, v) for k, v in counts.items() if v))
-        if (core, tail, base) in medians.index:
-            shifts.append(rt - medians[(core, tail, base)])
-    return np.asarray(shifts)
+        if counts.get(name, 0) >= 1:
+            counts[name] -= 1
+            base = codes.get(tuple(sorted((k, v) for k, v in counts.items() if v)))
+            if base is not None:
+                base_of[code] = base
+    with_name = medians[medians["key"].isin(base_of)]
+    pairs = with_name.assign(key=with_name["key"].map(base_of)).merge(
+        medians, on=["core", "tail", "key"], suffixes=("", "_base"))
+    return (pairs["RT"] - pairs["RT_base"]).to_numpy()
 
 
 def _parts(text: str) -> tuple:

@@ -151,13 +151,16 @@ def _events(fragments: pd.DataFrame, by_id: pd.DataFrame) -> pd.DataFrame:
     """One event per heading row, numbered by tail, parent RT and parent row_id (9.6)."""
     if fragments.empty:
         return _empty_events()
-    grouped = fragments.sort_values("row_id").groupby("parent", sort=False)
-    parents = by_id.loc[list(grouped.groups)]
+    fragments = fragments.sort_values(["parent", "row_id"])
+    grouped = fragments.groupby("parent", sort=True)
+    parents = by_id.loc[grouped.size().index]
+    starts = np.flatnonzero(np.diff(fragments["parent"].to_numpy())) + 1
     ev = pd.DataFrame({
         "parent_row_id": parents.index.to_numpy(),
         "tail": parents["tail"].to_numpy(),
         "parent_name": parents["Name"].to_numpy(),
-        "fragment_row_ids": [g["row_id"].tolist() for _, g in grouped],
+        "fragment_row_ids": [ids.tolist() for ids in np.split(fragments["row_id"].to_numpy(),
+                                                              starts)],
         "rt_min": np.minimum(parents["RT"].to_numpy(), grouped["RT"].min().to_numpy()),
         "rt_max": np.maximum(parents["RT"].to_numpy(), grouped["RT"].max().to_numpy()),
         "summed_volume": parents["Volume"].to_numpy() + grouped["Volume"].sum().to_numpy(),
@@ -176,21 +179,23 @@ def _empty_events() -> pd.DataFrame:
 
 def _notes(per_row: pd.DataFrame, events: pd.DataFrame, by_id: pd.DataFrame) -> pd.Series:
     """Rule 5 note per row (9, notes table); rows without a role have none."""
-    n_frag = dict(zip(events["event_id"], events["n_fragments"]))
-    notes = pd.Series(None, index=per_row.index, dtype=object)
-    involved = per_row[per_row["rule5_role"].isin(["fragment", "parent"])]
-    for index, role, event, heads, parent, diff in involved[
-            ["rule5_role", "rule5_event_id", "rule5_heads_event_id", "rule5_parent_row_id",
-             "rule5_rt_diff"]].itertuples():
-        heading = (f"parent of event {heads} ({_count(n_frag[heads])})"
-                   if not pd.isna(heads) else None)
-        if role == "parent":
-            notes[index] = f"Rule 5: {heading}"
-            continue
-        note = (f"Rule 5: in-source fragment of row {parent} {by_id.at[parent, 'Name']} "
-                f"(ΔRT {signed3(diff)} min, event {event})")
-        notes[index] = f"{note}; {heading}" if heading else note
-    return notes
+    headings = {event: f"parent of event {event} ({_count(n)})"
+                for event, n in zip(events["event_id"].tolist(), events["n_fragments"].tolist())}
+    heading = [headings.get(event) for event in per_row["rule5_heads_event_id"].tolist()]
+    role = per_row["rule5_role"].to_numpy(object)
+    notes = np.full(len(per_row), None, dtype=object)
+    parents = np.flatnonzero(role == "parent")
+    notes[parents] = [f"Rule 5: {heading[i]}" for i in parents.tolist()]
+    fragment = np.flatnonzero(role == "fragment")
+    rows = per_row.iloc[fragment]
+    parent = rows["rule5_parent_row_id"].tolist()
+    notes[fragment] = [
+        f"Rule 5: in-source fragment of row {p} {name} (ΔRT {signed3(diff)} min, event {event})"
+        + (f"; {heading[i]}" if heading[i] else "")
+        for i, p, name, diff, event in zip(
+            fragment.tolist(), parent, by_id["Name"].reindex(parent).tolist(),
+            rows["rule5_rt_diff"].tolist(), rows["rule5_event_id"].tolist())]
+    return pd.Series(notes, index=per_row.index, dtype=object)
 
 
 def _count(f: int) -> str:

@@ -199,3 +199,18 @@ def test_method_page(server, page):
     wait_idle(page)
     expect(page.get_by_role("heading", name="How the checks work")).to_be_visible()
     shot(page, "10_method")
+
+
+def test_a_running_analysis_can_be_cancelled(server, page, tmp_path):
+    big = tmp_path / "long_run.csv"
+    big_table(big)
+    page.goto(server.url)
+    upload(page, big)
+    expect(metric(page, "Rows")).to_have_text("150,000", timeout=120_000)
+    click(page, "analyze_run")
+    widget(page, "analyze_status").locator("[data-testid='stProgress']").wait_for()
+    click(page, "analyze_cancel")
+    expect(page.get_by_text("This analysis was cancelled")).to_be_visible(timeout=120_000)
+    run_id = RUN_URL.match(page.url).group(1)
+    assert RunStore(server.db_path).get_run(run_id).status == "cancelled"
+    shot(page, "11_analyze_cancelled")

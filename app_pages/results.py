@@ -279,6 +279,9 @@ st.query_params[ui.RUN_QUERY_PARAM] = run_id
 header(record)
 if record.status != "completed":
     ui.show_run_state(record, cancel_key="results_cancel")
+    if record.is_finished:
+        st.page_link(ui.ANALYZE_PAGE, label="Run it again with other settings…",
+                     icon=":material/replay:", query_params={ui.RUN_QUERY_PARAM: record.id})
     st.stop()
 result = ui.load_result(run_id)
 if result is None:

@@ -190,6 +190,18 @@ def test_waiting_run_shows_progress(app, store):
     assert by_key(app.button, "results_cancel")
 
 
+def test_failed_run_explains_why_and_offers_to_run_again(app, store):
+    from ganglioside.jobs import SynchronousExecutor
+
+    run_id = store.create_run(b"Name,RT\n", "empty.csv")
+    SynchronousExecutor(store).submit(run_id)
+    open_page(app, "results", run_id)
+    no_exception(app)
+    assert "missing required columns" in texts(app.error)
+    links = [(link.proto.label, link.proto.query_string) for link in app.get("page_link")]
+    assert ("Run it again with other settings…", f"run={run_id}") in links
+
+
 def test_run_name_is_shown_literally(app, store):
     run_id = completed_run(store, "testwork_small.csv", name="**big** :red[x]")
     open_page(app, "results", run_id)

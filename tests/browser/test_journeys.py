@@ -9,7 +9,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import DATA, Server, shot, wait_idle
+from browser_support import DATA, Server, shot, wait_idle
 from playwright.sync_api import expect
 
 from ganglioside.jobs import SynchronousExecutor

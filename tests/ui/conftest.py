@@ -4,21 +4,12 @@ script run that submitted it ends."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ganglioside.jobs import SynchronousExecutor
-from ganglioside.params import AnalysisParams
+from apptest_support import APP, TIMEOUT
 from ganglioside.store import RunStore
-
-REPO = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-APP = REPO / "app.py"
-TIMEOUT = 60
 
 
 @pytest.fixture(autouse=True)
@@ -46,50 +37,3 @@ def app() -> AppTest:
     return AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
 
 
-def sample_bytes(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-def completed_run(store: RunStore, file_name: str = "testwork_user.csv",
-                  params: AnalysisParams = AnalysisParams(), **options) -> str:
-    """A run of a sample file, executed to its end through the real job function."""
-    run_id = store.create_run(sample_bytes(file_name), file_name, params, **options)
-    SynchronousExecutor(store).submit(run_id)
-    return run_id
-
-
-def open_page(app: AppTest, page: str, run_id: str | None = None) -> AppTest:
-    """Switch to app_pages/<page>.py (optionally with ?run=ID) and run it."""
-    if run_id is not None:
-        app.query_params["run"] = run_id
-    return app.switch_page(f"app_pages/{page}.py").run()
-
-
-def by_key(elements, key: str):
-    """The element of a list with this widget/element key (AssertionError if absent)."""
-    found = [e for e in elements if getattr(e, "key", None) == key]
-    assert found, f"no element with key {key!r}; keys: {[getattr(e, 'key', None) for e in elements]}"
-    return found[0]
-
-
-def table_with(app: AppTest, *columns: str):
-    """The value of the first st.dataframe having all these columns (display-only tables carry
-    no key in AppTest)."""
-    for frame in app.dataframe:
-        if set(columns) <= set(frame.value.columns):
-            return frame.value
-    raise AssertionError(f"no table with columns {columns}")
-
-
-def no_exception(app: AppTest) -> None:
-    assert not app.exception, [e.value for e in app.exception]
-
-
-def raw_texts(elements) -> str:
-    """The Markdown source of these elements."""
-    return "\n".join(str(e.value) for e in elements)
-
-
-def texts(elements) -> str:
-    """What a reader sees: the Markdown source without backslash escapes."""
-    return re.sub(r"\\(.)", r"\1", raw_texts(elements))

@@ -5,7 +5,7 @@ import io
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import (DATA, by_key, completed_run, no_exception, open_page, raw_texts,
+from apptest_support import (DATA, by_key, completed_run, no_exception, open_page, raw_texts,
                       sample_bytes, table_with, texts)
 
 from ganglioside.jobs import SynchronousExecutor

@@ -2,7 +2,7 @@
 
 import tomllib
 
-from conftest import REPO, by_key, completed_run, no_exception, open_page
+from apptest_support import REPO, by_key, completed_run, no_exception, open_page
 
 
 def test_landing_page_is_analyze_with_the_shared_sidebar(app):

@@ -1,6 +1,6 @@
 """History page: the lab's runs, filters, open, compare, delete, retention policy."""
 
-from conftest import by_key, completed_run, no_exception, open_page, table_with, texts
+from apptest_support import by_key, completed_run, no_exception, open_page, table_with, texts
 
 from ganglioside.jobs import SynchronousExecutor
 from ganglioside.params import AnalysisParams

@@ -1,6 +1,6 @@
 """Method page: the rules explained, tables generated from the core."""
 
-from conftest import no_exception, open_page, table_with
+from apptest_support import no_exception, open_page, table_with
 
 from ganglioside.composition import CATEGORIES
 from ganglioside.params import PARAMETER_SPECS, AnalysisParams

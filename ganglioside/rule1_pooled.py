@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.typing import SeriesGroupBy
 
 from .formatting import first_items, fixed3, signed3
 from .params import AnalysisParams
@@ -77,26 +78,59 @@ class LevelMetrics:
         return {"level": self.level, "n": self.n, "r2_cv": self.r2_cv, "rmse_cv": self.rmse_cv}
 
 
+# ---------------------------------------------------------------- the eligible rows as arrays
+
+
+@dataclass(frozen=True)
+class PrefixRows(RowArrays):
+    """The columns the 2.0 judge reads, as arrays: all eligible rows, or one prefix's."""
+
+    anchor: np.ndarray  # Anchor is True
+    rt: np.ndarray
+    log_p: np.ndarray
+    tail: np.ndarray  # codes of the lipid tail (a missing tail reads as "")
+    name: np.ndarray  # codes of (prefix, tail): one code per name
+    shaping: np.ndarray  # not a Rule 5 fragment: may shape a line
+
+    @classmethod
+    def of(cls, eligible: pd.DataFrame, fragments: np.ndarray) -> "PrefixRows":
+        """Read the eligible rows once; ``fragments`` marks Rule 5 fragments."""
+        tail, tails = pd.factorize(eligible["tail"].fillna(""))
+        prefix = pd.factorize(eligible["prefix"])[0]
+        return cls(eligible["Anchor"].eq(True).to_numpy(), eligible["RT"].to_numpy(float),
+                   eligible["Log P"].to_numpy(float), tail, prefix * len(tails) + tail,
+                   ~fragments)
+
+
 # ---------------------------------------------------------------- shared slope and scale
 
 
 def shared_slope(anchors: pd.DataFrame) -> float:
     """Within-prefix least-squares slope of RT on Log P over all anchors (one offset per prefix)."""
-    x = anchors["Log P"] - anchors.groupby("prefix")["Log P"].transform("mean")
-    y = anchors["RT"] - anchors.groupby("prefix")["RT"].transform("mean")
+    means = anchors.groupby("prefix")[["Log P", "RT"]].transform("mean").to_numpy()
+    x = anchors["Log P"].to_numpy() - means[:, 0]
+    y = anchors["RT"].to_numpy() - means[:, 1]
     denominator = float((x * x).sum())
     return float((x * y).sum()) / denominator if denominator > 0 else 0.0
 
 
+def anchor_offsets(anchors: pd.DataFrame, slope: float) -> tuple[np.ndarray, SeriesGroupBy]:
+    """Each anchor's offset ``RT - slope * Log P``, and the offsets grouped by prefix."""
+    u = anchors["RT"].to_numpy() - slope * anchors["Log P"].to_numpy()
+    return u, pd.Series(u).groupby(anchors["prefix"].to_numpy())
+
+
 def pooled_cv(anchors: pd.DataFrame, slope: float) -> tuple[LevelMetrics, np.ndarray]:
     """Leave-one-out within each prefix: offset from the prefix's other anchors (1+ needed)."""
-    u = anchors["RT"] - slope * anchors["Log P"]
-    by = anchors.groupby("prefix")
-    count, total = by["RT"].transform("size"), u.groupby(anchors["prefix"]).transform("sum")
+    u, by_prefix = anchor_offsets(anchors, slope)
+    count = by_prefix.transform("size").to_numpy()
+    total = by_prefix.transform("sum").to_numpy()
     usable = count >= 2
-    predicted = slope * anchors["Log P"] + (total - u) / (count - 1)
-    residual = (anchors["RT"] - predicted)[usable].to_numpy()
-    return _metrics("pooled", anchors["RT"][usable].to_numpy(), residual), residual
+    rt = anchors["RT"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        predicted = slope * anchors["Log P"].to_numpy() + (total - u) / (count - 1)
+    residual = (rt - predicted)[usable]
+    return _metrics("pooled", rt[usable], residual), residual
 
 
 def _metrics(level: str, y: np.ndarray, residual: np.ndarray) -> LevelMetrics:
@@ -110,12 +144,15 @@ def _metrics(level: str, y: np.ndarray, residual: np.ndarray) -> LevelMetrics:
 # ---------------------------------------------------------------- composition offsets
 
 
-def composition_features(prefixes: pd.DataFrame, modifier_names: list[str]) -> np.ndarray:
-    """Design matrix: intercept, sialic acids, neutral core sugars, one column per modifier."""
-    columns = [np.ones(len(prefixes)), prefixes["sialic_acid_count"].to_numpy(float),
-               prefixes["_neutral_core"].to_numpy(float)]
-    columns += [prefixes[name].to_numpy(float) for name in modifier_names]
-    return np.column_stack(columns)
+def composition_features(first_rows: pd.DataFrame, modifier_counts: pd.DataFrame
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Design matrix of one row per prefix (its first row): intercept, sialic acids, neutral core
+    sugars, one column per modifier; and whether the prefix's counts are known."""
+    sialic = first_rows["sialic_acid_count"].astype(float).to_numpy()
+    neutral = first_rows["_neutral_core"].astype(float).to_numpy()
+    mods = modifier_counts.reindex(first_rows["row_id"]).fillna(0).to_numpy(float)
+    features = np.column_stack([np.ones(len(first_rows)), sialic, neutral, mods])
+    return features, ~(np.isnan(sialic) | np.isnan(neutral))
 
 
 def fit_offsets(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -139,7 +176,7 @@ def densest_line(u: np.ndarray, tails: np.ndarray, width: float, prior: float) -
     """
     half = width / 2 if width > 0 else 1e-3
     bins = np.floor(u / half).astype(np.int64)
-    tail_code = pd.factorize(tails)[0]
+    _, tail_code = np.unique(tails, return_inverse=True)
     n_tails = int(tail_code.max()) + 1
     spread = np.concatenate([bins + k for k in range(-2, 3)])
     low = int(spread.min())
@@ -176,27 +213,6 @@ def isomer_lines(offsets: np.ndarray, tails: np.ndarray, width: float) -> list[f
 # ---------------------------------------------------------------- the judge
 
 
-@dataclass(frozen=True)
-class PrefixRows(RowArrays):
-    """The columns the 2.0 judge reads, as arrays: all eligible rows, or one prefix's."""
-
-    anchor: np.ndarray  # Anchor is True
-    rt: np.ndarray
-    log_p: np.ndarray
-    tail: np.ndarray  # codes of the lipid tail (a missing tail reads as "")
-    name: np.ndarray  # codes of (prefix, tail): one code per name
-    shaping: np.ndarray  # not a Rule 5 fragment: may shape a line
-
-    @classmethod
-    def of(cls, eligible: pd.DataFrame, fragments: pd.Series) -> "PrefixRows":
-        """Read the eligible rows once; ``fragments`` marks Rule 5 fragments."""
-        tail, tails = pd.factorize(eligible["tail"].fillna(""))
-        prefix = pd.factorize(eligible["prefix"])[0]
-        return cls(eligible["Anchor"].eq(True).to_numpy(), eligible["RT"].to_numpy(float),
-                   eligible["Log P"].to_numpy(float), tail, prefix * len(tails) + tail,
-                   ~fragments.reindex(eligible.index).to_numpy(bool))
-
-
 @dataclass
 class PooledContext:
     """What every prefix is judged with: slope, scale, composition priors and level metrics."""
@@ -213,17 +229,21 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
                   modifier_counts: pd.DataFrame, own: pd.DataFrame,
                   params: AnalysisParams) -> PooledContext:
     """Fit the shared slope, pooled scale and composition-offset model on the anchors."""
-    anchors = eligible[eligible["Anchor"].eq(True)]
+    anchors = eligible[rows.anchor]
     slope = shared_slope(anchors) if len(anchors) >= 2 else 0.0
     pooled, residual = pooled_cv(anchors, slope)
     scale = max(float(np.sqrt(np.mean(residual ** 2))) if len(residual) else 0.0,
                 params.rt_sd_floor)
-    names = list(modifier_counts.columns)
-    prefixes = _prefix_table(eligible, modifier_counts, names)
-    anchored = prefixes[prefixes["n_anchors"] > 0]
-    coef, comp_metrics = _composition_model(anchored, anchors, slope, names)
+    names = [prefix for prefix, _ in groups]
+    features, known = composition_features(eligible.iloc[[at[0] for _, at in groups]],
+                                           modifier_counts)
+    n_anchors = np.array([int(rows.anchor[at].sum()) for _, at in groups])
+    usable = np.flatnonzero(known & (n_anchors > 0))
+    coef, comp_metrics = _composition_model(features[usable], n_anchors[usable],
+                                            [names[i] for i in usable], anchors, slope)
+    anchored = [group for group, count in zip(groups, n_anchors) if count > 0]
     metrics = {"pooled": pooled, "composition": comp_metrics,
-               "self": _self_level_metrics(rows, groups, set(anchored.index), slope, scale)}
+               "self": _self_level_metrics(rows, anchored, slope, scale)}
     own_ok = own[own["accepted"].astype(bool)]
     prefix_scale = params.rt_sd_floor
     if len(own_ok):
@@ -231,56 +251,35 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
                                          float(own_ok["r2_cv"].median()),
                                          float(own_ok["rmse_cv"].median()))
         prefix_scale = max(prefix_scale, metrics["prefix"].rmse_cv)
-    return PooledContext(slope, scale, prefix_scale, _composition_priors(prefixes, names, coef),
-                         comp_metrics.rmse_cv, metrics)
+    # one prefix at a time: the same dot product as for a prefix alone, to the last bit
+    priors = {} if coef is None else {names[i]: float((features[i:i + 1] @ coef)[0])
+                                      for i in np.flatnonzero(known)}
+    return PooledContext(slope, scale, prefix_scale, priors, comp_metrics.rmse_cv, metrics)
 
 
-def _prefix_table(eligible, modifier_counts, names) -> pd.DataFrame:
-    first = eligible.drop_duplicates("prefix").set_index("prefix")
-    table = first[["sialic_acid_count", "_neutral_core"]].copy()
-    mods = modifier_counts.reindex(first["row_id"]).fillna(0)
-    for name in names:
-        table[name] = mods[name].to_numpy()
-    table["n_anchors"] = eligible["Anchor"].eq(True).groupby(eligible["prefix"]).sum()
-    table["known"] = table["sialic_acid_count"].notna() & table["_neutral_core"].notna()
-    return table
-
-
-def _composition_priors(prefixes: pd.DataFrame, names: list[str], coef: np.ndarray | None
-                        ) -> dict[str, float]:
-    """Each prefix's offset as its composition predicts it (known counts and a model needed)."""
-    if coef is None:
-        return {}
-    known = prefixes[prefixes["known"]]
-    x = composition_features(known, names)
-    # one row at a time: the same dot product as for a prefix alone, to the last bit
-    return {prefix: float((x[i:i + 1] @ coef)[0]) for i, prefix in enumerate(known.index)}
-
-
-def _composition_model(anchored, anchors, slope, names):
-    usable = anchored[anchored["known"]]
-    if len(usable) < 4:
+def _composition_model(x, n_anchors, prefixes, anchors, slope):
+    """Offsets of the anchored prefixes (``x`` their composition) fitted across prefixes, and
+    the leave-one-prefix-out error of a predicted offset."""
+    if len(prefixes) < 4:
         return None, LevelMetrics("composition", 0, np.nan, np.nan)
-    offset = (anchors["RT"] - slope * anchors["Log P"]).groupby(anchors["prefix"]).mean()
-    y = offset.reindex(usable.index).to_numpy(float)
-    x = composition_features(usable, names)
-    weight = usable["n_anchors"].to_numpy(float)
+    _, by_prefix = anchor_offsets(anchors, slope)
+    y = by_prefix.mean().reindex(prefixes).to_numpy(float)
+    weight = n_anchors.astype(float)
     predicted = np.empty_like(y)
     for i in range(len(y)):  # leave one prefix out: honest error of a predicted offset
         keep = np.arange(len(y)) != i
         predicted[i] = x[i] @ fit_offsets(x[keep], y[keep], weight[keep])
-    per_anchor = anchors[anchors["prefix"].isin(usable.index)]
-    pred_rt = slope * per_anchor["Log P"] + per_anchor["prefix"].map(
-        dict(zip(usable.index, predicted)))
-    metrics = _metrics("composition", per_anchor["RT"].to_numpy(float),
-                       (per_anchor["RT"] - pred_rt).to_numpy(float))
-    return fit_offsets(x, y, weight), metrics
+    per_anchor = anchors["prefix"].isin(prefixes).to_numpy()
+    rt = anchors["RT"].to_numpy()[per_anchor]
+    pred_rt = slope * anchors["Log P"].to_numpy()[per_anchor] + anchors["prefix"][
+        per_anchor].map(dict(zip(prefixes, predicted))).to_numpy(float)
+    return fit_offsets(x, y, weight), _metrics("composition", rt, rt - pred_rt)
 
 
-def _self_level_metrics(rows: PrefixRows, groups, anchored: set, slope, scale) -> LevelMetrics:
+def _self_level_metrics(rows: PrefixRows, anchored, slope, scale) -> LevelMetrics:
     """Judge anchored prefixes as if anchorless; score their anchors against the found line."""
     ys, residuals = [], []
-    for _, at in sorted((g for g in groups if g[0] in anchored), key=lambda g: g[0]):
+    for _, at in sorted(anchored, key=lambda group: group[0]):
         if len(at) < 2:
             continue
         prefix = rows.take(at)
@@ -294,9 +293,10 @@ def _self_level_metrics(rows: PrefixRows, groups, anchored: set, slope, scale) -
 
 
 def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.DataFrame,
-                   own: pd.DataFrame, params: AnalysisParams, fragments: pd.Series
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Algorithm 2.0 Rule 1 columns for every eligible row, and the level metrics table.
+                   own: pd.DataFrame, params: AnalysisParams, fragments: np.ndarray
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Algorithm 2.0 Rule 1 columns for every eligible row, the level metrics table, and per
+    prefix the level that judged it with its counts.
 
     ``rule1`` and ``own`` are the 1.0 per-row columns and regression table: a prefix whose own
     model was accepted keeps its 1.0 line (floored by the typical own-model scale).
@@ -307,9 +307,10 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     rows = PrefixRows.of(eligible, fragments)
     groups = prefix_positions(eligible["prefix"])
     ctx = build_context(eligible, rows, groups, modifier_counts, own, params)
-    own_records = own.set_index("prefix").to_dict("index")
-    own_predicted = rule1["predicted_rt"].reindex(eligible.index).to_numpy(float)
-    lines = {prefix: _main_line(rows.take(at), own_predicted[at], own_records[prefix], ctx,
+    own_fits = own.set_index("prefix")[["accepted", "n_anchors", "r2_cv", "rmse_cv"]].to_dict(
+        "index")
+    own_predicted = rule1["predicted_rt"].to_numpy(float)
+    lines = {prefix: _main_line(rows.take(at), own_predicted[at], own_fits[prefix], ctx,
                                 ctx.priors.get(prefix))
              for prefix, at in groups}
     base = eligible["base_prefix"].to_numpy(object)
@@ -319,16 +320,38 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
                        params) if lines[prefix] else _undecided(rows.take(at), prefix)
              for prefix, at in groups]
     levels = pd.DataFrame([m.as_record() for m in ctx.metrics.values()])
-    return _judged_frame(parts, [at for _, at in groups], eligible.index), levels
+    return (_judged_frame(parts, [at for _, at in groups], eligible.index), levels,
+            _prefix_counts([prefix for prefix, _ in groups], parts))
+
+
+JUDGED_DTYPES = {"rule1_status": "str", "rule1_model": "str", "rule1_model_n": "int64",
+                 "rule1_model_r2_cv": "float64", "predicted_rt": "float64", "residual": "float64",
+                 "z": "float64", "rule1_scale": "float64", "isomer_series": "Int64",
+                 "confidence": "float64", "anchor_disagrees": "bool",
+                 "rule1_series_offset": "float64", "_rule1_note": "str"}
+"""The 2.0 Rule 1 columns per row, in order, with their dtypes."""
+JUDGED_COLUMNS = list(JUDGED_DTYPES)
 
 
 def _judged_frame(parts: list[dict[str, np.ndarray]], positions: list[np.ndarray],
                   index: pd.Index) -> pd.DataFrame:
     """The prefixes' columns as one table in the eligible rows' order."""
     if not parts:
-        return pd.DataFrame(columns=list(JUDGED_DTYPES), index=index).astype(JUDGED_DTYPES)
-    values = {column: np.concatenate([part[column] for part in parts]) for column in JUDGED_DTYPES}
+        return pd.DataFrame(columns=JUDGED_COLUMNS, index=index).astype(JUDGED_DTYPES)
+    values = {column: np.concatenate([part[column] for part in parts]) for column in JUDGED_COLUMNS}
     return frame_of(values, index[np.concatenate(positions)], JUDGED_DTYPES).reindex(index)
+
+
+def _prefix_counts(prefixes: list[str], parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Per prefix: the level that judged it, its verdict counts and its number of isomer lines."""
+    counts = {"judged_by": [part["rule1_model"][0] for part in parts]}
+    for name in ("valid", "outlier", "unverified"):
+        counts[f"n_{name}"] = [int((part["rule1_status"] == name).sum()) for part in parts]
+    counts["n_anchor_disagrees"] = [int(part["anchor_disagrees"].sum()) for part in parts]
+    counts["isomer_lines"] = [int(np.max(np.nan_to_num(part["isomer_series"], nan=1.0)))
+                              for part in parts]
+    return pd.DataFrame(counts, index=pd.Index(prefixes, dtype="str")).astype(
+        {"judged_by": "str"})
 
 
 @dataclass(frozen=True)
@@ -416,14 +439,6 @@ def _family_lines(rows: PrefixRows, groups, lines: dict, bases: dict, params
             for base in residual}
 
 
-JUDGED_DTYPES = {"rule1_status": "str", "rule1_model": "str", "rule1_model_n": "int64",
-                 "rule1_model_r2_cv": "float64", "predicted_rt": "float64", "residual": "float64",
-                 "z": "float64", "rule1_scale": "float64", "isomer_series": "Int64",
-                 "confidence": "float64", "anchor_disagrees": "bool",
-                 "rule1_series_offset": "float64", "_rule1_note": "str"}
-"""The 2.0 Rule 1 columns per row, in order, with their dtypes."""
-
-
 def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], params
               ) -> dict[str, np.ndarray]:
     """Status, z, isomer line and confidence of every row of one prefix."""
@@ -496,11 +511,6 @@ def _undecided(rows: PrefixRows, prefix) -> dict[str, np.ndarray]:
     return out
 
 
-def fragment_confidence(rt_diff: pd.Series, tolerance: float) -> pd.Series:
-    """Confidence of a fragment verdict: 1 at the parent's RT, 0.5 at the edge of the tolerance."""
-    return 1 - 0.5 * (rt_diff.abs() / tolerance).clip(upper=1.0)
-
-
 V2_RULE1_COLUMNS = ["rule1_model", "rule1_model_n", "rule1_model_r2_cv", "isomer_series"]
 REPLACED_WARNINGS = ("groups_without_model", "model_rejected", "anchor_disagrees")
 
@@ -510,28 +520,17 @@ def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.Da
              rule5: pd.DataFrame
              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[AnalysisWarning]]:
     """Replace the 1.0 Rule 1 verdicts by 2.0's; returns rows, groups, levels and warnings."""
-    judged, levels = judge_prefixes(eligible, modifier_counts, rule1, groups, params,
-                                    rule5["rule5_role"].eq("fragment"))
-    judged = with_fragment_confidence(judged, rule5, params)
-    groups = _groups_v2(groups, judged, eligible)
+    fragments = rule5["rule5_role"].eq("fragment").to_numpy(bool)
+    judged, levels, counts = judge_prefixes(eligible, modifier_counts, rule1, groups, params,
+                                            fragments)
+    if params.apply_fragment_status:
+        judged["confidence"] = with_fragment_confidence(
+            judged["confidence"].to_numpy(), fragments, rule5["rule5_rt_diff"].to_numpy(float),
+            params.rt_tolerance)
+    groups = groups.drop(columns=["n_valid", "n_outlier", "n_unverified", "n_anchor_disagrees"]
+                         ).merge(counts, left_on="prefix", right_index=True, how="left")
     kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
     return judged, groups, levels, kept + list(_warnings_v2(groups, judged, eligible))
-
-
-def _groups_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFrame) -> pd.DataFrame:
-    status = judged["rule1_status"]
-    by_prefix = judged.assign(
-        prefix=eligible["prefix"], **{f"n_{name}": status.eq(name).astype(int)
-                                      for name in ("valid", "outlier", "unverified")}
-    ).groupby("prefix", sort=False)
-    counts = pd.DataFrame({
-        "judged_by": by_prefix["rule1_model"].first(),
-        **{column: by_prefix[column].sum() for column in ("n_valid", "n_outlier", "n_unverified")},
-        "n_anchor_disagrees": by_prefix["anchor_disagrees"].sum().astype(int),
-        "isomer_lines": by_prefix["isomer_series"].max().fillna(1).astype(int),
-    })
-    out = groups.drop(columns=["n_valid", "n_outlier", "n_unverified", "n_anchor_disagrees"])
-    return out.merge(counts, left_on="prefix", right_index=True, how="left")
 
 
 def _warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFrame):
@@ -559,13 +558,10 @@ def _warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFr
                               f"{len(rows)} rows are unverified", tuple(rows))
 
 
-def with_fragment_confidence(rule1: pd.DataFrame, rule5: pd.DataFrame,
-                             params: AnalysisParams) -> pd.DataFrame:
-    """Fragments whose status is ``fragment`` take the confidence of that verdict."""
-    if not params.apply_fragment_status:
-        return rule1
-    fragment = rule5["rule5_role"].eq("fragment")
-    out = rule1.copy()
-    out.loc[fragment, "confidence"] = fragment_confidence(
-        rule5.loc[fragment, "rule5_rt_diff"], params.rt_tolerance)
+def with_fragment_confidence(confidence: np.ndarray, fragments: np.ndarray, rt_diff: np.ndarray,
+                             tolerance: float) -> np.ndarray:
+    """Fragments take the confidence of that verdict: 1 at the parent's RT, 0.5 at the edge of
+    the RT tolerance."""
+    out = confidence.copy()
+    out[fragments] = 1 - 0.5 * np.minimum(np.abs(rt_diff[fragments]) / tolerance, 1.0)
     return out

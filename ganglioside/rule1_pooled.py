@@ -45,7 +45,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pandas.api.typing import SeriesGroupBy
 
 from .formatting import first_items, fixed3, signed3
 from .params import AnalysisParams
@@ -88,6 +87,7 @@ class PrefixRows(RowArrays):
     anchor: np.ndarray  # Anchor is True
     rt: np.ndarray
     log_p: np.ndarray
+    prefix: np.ndarray  # codes of the prefix, numbered in order of first appearance
     tail: np.ndarray  # codes of the lipid tail (a missing tail reads as "")
     name: np.ndarray  # codes of (prefix, tail): one code per name
     shaping: np.ndarray  # not a Rule 5 fragment: may shape a line
@@ -98,39 +98,38 @@ class PrefixRows(RowArrays):
         tail, tails = pd.factorize(eligible["tail"].fillna(""))
         prefix = pd.factorize(eligible["prefix"])[0]
         return cls(eligible["Anchor"].eq(True).to_numpy(), eligible["RT"].to_numpy(float),
-                   eligible["Log P"].to_numpy(float), tail, prefix * len(tails) + tail,
+                   eligible["Log P"].to_numpy(float), prefix, tail, prefix * len(tails) + tail,
                    ~fragments)
 
 
 # ---------------------------------------------------------------- shared slope and scale
 
 
-def shared_slope(anchors: pd.DataFrame) -> float:
+def group_means(code: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Mean of ``values`` within each group (``code`` numbers the groups 0..n_groups-1)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.bincount(code, values, n_groups) / np.bincount(code, minlength=n_groups)
+
+
+def shared_slope(anchors: PrefixRows, n_prefixes: int) -> float:
     """Within-prefix least-squares slope of RT on Log P over all anchors (one offset per prefix)."""
-    means = anchors.groupby("prefix")[["Log P", "RT"]].transform("mean").to_numpy()
-    x = anchors["Log P"].to_numpy() - means[:, 0]
-    y = anchors["RT"].to_numpy() - means[:, 1]
+    x = anchors.log_p - group_means(anchors.prefix, anchors.log_p, n_prefixes)[anchors.prefix]
+    y = anchors.rt - group_means(anchors.prefix, anchors.rt, n_prefixes)[anchors.prefix]
     denominator = float((x * x).sum())
     return float((x * y).sum()) / denominator if denominator > 0 else 0.0
 
 
-def anchor_offsets(anchors: pd.DataFrame, slope: float) -> tuple[np.ndarray, SeriesGroupBy]:
-    """Each anchor's offset ``RT - slope * Log P``, and the offsets grouped by prefix."""
-    u = anchors["RT"].to_numpy() - slope * anchors["Log P"].to_numpy()
-    return u, pd.Series(u).groupby(anchors["prefix"].to_numpy())
-
-
-def pooled_cv(anchors: pd.DataFrame, slope: float) -> tuple[LevelMetrics, np.ndarray]:
+def pooled_cv(anchors: PrefixRows, slope: float, n_prefixes: int
+              ) -> tuple[LevelMetrics, np.ndarray]:
     """Leave-one-out within each prefix: offset from the prefix's other anchors (1+ needed)."""
-    u, by_prefix = anchor_offsets(anchors, slope)
-    count = by_prefix.transform("size").to_numpy()
-    total = by_prefix.transform("sum").to_numpy()
+    u = anchors.rt - slope * anchors.log_p
+    count = np.bincount(anchors.prefix, minlength=n_prefixes)[anchors.prefix]
+    total = np.bincount(anchors.prefix, u, n_prefixes)[anchors.prefix]
     usable = count >= 2
-    rt = anchors["RT"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        predicted = slope * anchors["Log P"].to_numpy() + (total - u) / (count - 1)
-    residual = (rt - predicted)[usable]
-    return _metrics("pooled", rt[usable], residual), residual
+        predicted = slope * anchors.log_p + (total - u) / (count - 1)
+    residual = (anchors.rt - predicted)[usable]
+    return _metrics("pooled", anchors.rt[usable], residual), residual
 
 
 def _metrics(level: str, y: np.ndarray, residual: np.ndarray) -> LevelMetrics:
@@ -170,19 +169,18 @@ def densest_line(u: np.ndarray, tails: np.ndarray, width: float, prior: float) -
     """Offset that the most distinct lipid tails agree on within about ±width.
 
     Offsets are binned at width/2; a candidate line is a bin with its two neighbours on each side,
-    and its support is the number of distinct tails with a peak in those five bins (vectorised,
-    linear in the number of peaks). Ties go to the candidate nearest ``prior``; the line is the
-    median offset of the winning window.
+    and its support is the number of distinct tails (``tails``: non-negative integer codes) with a
+    peak in those five bins (vectorised, linear in the number of peaks). Ties go to the candidate
+    nearest ``prior``; the line is the median offset of the winning window.
     """
     half = width / 2 if width > 0 else 1e-3
     bins = np.floor(u / half).astype(np.int64)
-    _, tail_code = np.unique(tails, return_inverse=True)
-    n_tails = int(tail_code.max()) + 1
+    n_tails = int(tails.max()) + 1
     spread = np.concatenate([bins + k for k in range(-2, 3)])
     low = int(spread.min())
-    bin_tail = np.unique((spread - low) * n_tails + np.tile(tail_code, 5))  # distinct pairs
-    candidates, support = np.unique(bin_tail // n_tails + low, return_counts=True)
-    best = candidates[support == support.max()]
+    bin_tail = np.unique((spread - low) * n_tails + np.tile(tails, 5))  # distinct pairs
+    support = np.bincount(bin_tail // n_tails)
+    best = np.flatnonzero(support == support.max()) + low
     centre = best[np.argmin(np.abs((best + 0.5) * half - prior))]
     in_window = np.abs(bins - centre) <= 2
     return float(np.median(u[in_window]))
@@ -229,18 +227,16 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
                   modifier_counts: pd.DataFrame, own: pd.DataFrame,
                   params: AnalysisParams) -> PooledContext:
     """Fit the shared slope, pooled scale and composition-offset model on the anchors."""
-    anchors = eligible[rows.anchor]
-    slope = shared_slope(anchors) if len(anchors) >= 2 else 0.0
-    pooled, residual = pooled_cv(anchors, slope)
+    anchors = rows.take(np.flatnonzero(rows.anchor))
+    slope = shared_slope(anchors, len(groups)) if len(anchors.rt) >= 2 else 0.0
+    pooled, residual = pooled_cv(anchors, slope, len(groups))
     scale = max(float(np.sqrt(np.mean(residual ** 2))) if len(residual) else 0.0,
                 params.rt_sd_floor)
-    names = [prefix for prefix, _ in groups]
     features, known = composition_features(eligible.iloc[[at[0] for _, at in groups]],
                                            modifier_counts)
-    n_anchors = np.array([int(rows.anchor[at].sum()) for _, at in groups])
-    usable = np.flatnonzero(known & (n_anchors > 0))
-    coef, comp_metrics = _composition_model(features[usable], n_anchors[usable],
-                                            [names[i] for i in usable], anchors, slope)
+    n_anchors = np.bincount(anchors.prefix, minlength=len(groups))
+    coef, comp_metrics = _composition_model(features, np.flatnonzero(known & (n_anchors > 0)),
+                                            n_anchors, anchors, slope)
     anchored = [group for group, count in zip(groups, n_anchors) if count > 0]
     metrics = {"pooled": pooled, "composition": comp_metrics,
                "self": _self_level_metrics(rows, anchored, slope, scale)}
@@ -252,27 +248,27 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
                                          float(own_ok["rmse_cv"].median()))
         prefix_scale = max(prefix_scale, metrics["prefix"].rmse_cv)
     # one prefix at a time: the same dot product as for a prefix alone, to the last bit
-    priors = {} if coef is None else {names[i]: float((features[i:i + 1] @ coef)[0])
+    priors = {} if coef is None else {groups[i][0]: float((features[i:i + 1] @ coef)[0])
                                       for i in np.flatnonzero(known)}
     return PooledContext(slope, scale, prefix_scale, priors, comp_metrics.rmse_cv, metrics)
 
 
-def _composition_model(x, n_anchors, prefixes, anchors, slope):
-    """Offsets of the anchored prefixes (``x`` their composition) fitted across prefixes, and
-    the leave-one-prefix-out error of a predicted offset."""
-    if len(prefixes) < 4:
+def _composition_model(features, usable, n_anchors, anchors: PrefixRows, slope):
+    """Offsets of the ``usable`` prefixes (anchored, known composition) fitted on their
+    composition, and the leave-one-prefix-out error of a predicted offset."""
+    if len(usable) < 4:
         return None, LevelMetrics("composition", 0, np.nan, np.nan)
-    _, by_prefix = anchor_offsets(anchors, slope)
-    y = by_prefix.mean().reindex(prefixes).to_numpy(float)
-    weight = n_anchors.astype(float)
-    predicted = np.empty_like(y)
+    u = anchors.rt - slope * anchors.log_p
+    x = features[usable]
+    y = group_means(anchors.prefix, u, len(features))[usable]
+    weight = n_anchors[usable].astype(float)
+    predicted = np.full(len(features), np.nan)
     for i in range(len(y)):  # leave one prefix out: honest error of a predicted offset
         keep = np.arange(len(y)) != i
-        predicted[i] = x[i] @ fit_offsets(x[keep], y[keep], weight[keep])
-    per_anchor = anchors["prefix"].isin(prefixes).to_numpy()
-    rt = anchors["RT"].to_numpy()[per_anchor]
-    pred_rt = slope * anchors["Log P"].to_numpy()[per_anchor] + anchors["prefix"][
-        per_anchor].map(dict(zip(prefixes, predicted))).to_numpy(float)
+        predicted[usable[i]] = x[i] @ fit_offsets(x[keep], y[keep], weight[keep])
+    scored = np.isin(anchors.prefix, usable)
+    rt = anchors.rt[scored]
+    pred_rt = slope * anchors.log_p[scored] + predicted[anchors.prefix[scored]]
     return fit_offsets(x, y, weight), _metrics("composition", rt, rt - pred_rt)
 
 
@@ -320,8 +316,12 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
                        params) if lines[prefix] else _undecided(rows.take(at), prefix)
              for prefix, at in groups]
     levels = pd.DataFrame([m.as_record() for m in ctx.metrics.values()])
-    return (_judged_frame(parts, [at for _, at in groups], eligible.index), levels,
-            _prefix_counts([prefix for prefix, _ in groups], parts))
+    values = {column: np.concatenate([part[column] for part in parts]) if parts
+              else np.empty(0, dtype=object) for column in JUDGED_COLUMNS}
+    at = np.concatenate([np.empty(0, dtype=np.intp), *(at for _, at in groups)])
+    starts = np.cumsum([0, *(len(at) for _, at in groups)])[:-1]
+    judged = frame_of(values, eligible.index[at], JUDGED_DTYPES).reindex(eligible.index)
+    return judged, levels, _prefix_counts([prefix for prefix, _ in groups], values, starts)
 
 
 JUDGED_DTYPES = {"rule1_status": "str", "rule1_model": "str", "rule1_model_n": "int64",
@@ -333,25 +333,19 @@ JUDGED_DTYPES = {"rule1_status": "str", "rule1_model": "str", "rule1_model_n": "
 JUDGED_COLUMNS = list(JUDGED_DTYPES)
 
 
-def _judged_frame(parts: list[dict[str, np.ndarray]], positions: list[np.ndarray],
-                  index: pd.Index) -> pd.DataFrame:
-    """The prefixes' columns as one table in the eligible rows' order."""
-    if not parts:
-        return pd.DataFrame(columns=JUDGED_COLUMNS, index=index).astype(JUDGED_DTYPES)
-    values = {column: np.concatenate([part[column] for part in parts]) for column in JUDGED_COLUMNS}
-    return frame_of(values, index[np.concatenate(positions)], JUDGED_DTYPES).reindex(index)
-
-
-def _prefix_counts(prefixes: list[str], parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
-    """Per prefix: the level that judged it, its verdict counts and its number of isomer lines."""
-    counts = {"judged_by": [part["rule1_model"][0] for part in parts]}
+def _prefix_counts(prefixes: list[str], values: dict[str, np.ndarray], starts: np.ndarray
+                   ) -> pd.DataFrame:
+    """Per prefix (its rows start at ``starts`` in ``values``): the level that judged it, its
+    verdict counts and its number of isomer lines."""
+    status = values["rule1_status"]
+    counts = {"judged_by": values["rule1_model"][starts]}
     for name in ("valid", "outlier", "unverified"):
-        counts[f"n_{name}"] = [int((part["rule1_status"] == name).sum()) for part in parts]
-    counts["n_anchor_disagrees"] = [int(part["anchor_disagrees"].sum()) for part in parts]
-    counts["isomer_lines"] = [int(np.max(np.nan_to_num(part["isomer_series"], nan=1.0)))
-                              for part in parts]
-    return pd.DataFrame(counts, index=pd.Index(prefixes, dtype="str")).astype(
-        {"judged_by": "str"})
+        counts[f"n_{name}"] = np.add.reduceat((status == name).astype(np.int64), starts)
+    counts["n_anchor_disagrees"] = np.add.reduceat(values["anchor_disagrees"].astype(np.int64),
+                                                   starts)
+    counts["isomer_lines"] = np.maximum.reduceat(
+        np.nan_to_num(values["isomer_series"].astype(float), nan=1.0), starts).astype(np.int64)
+    return frame_of(counts, pd.Index(prefixes, dtype="str"), {"judged_by": "str"})
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,12 @@ CHECK_COLUMNS = ["check", "subject", "n", "value", "expected", "flagged", "note"
 CATEGORY_ORDER = {"GP": 0, "GQ": 1, "GT": 2, "GD": 3, "GM": 4, "GA": 5}
 SLOPE_TOLERANCE = 0.25
 AGREEMENT = 0.8
+INPUT_COLUMNS = ["status", "core", "tail", "category", "modifiers", "sugar_count", "RT"]
 
 
 def run_checks(rows: pd.DataFrame, groups: pd.DataFrame, rt_tolerance: float) -> pd.DataFrame:
     """All chemistry checks, one row per subject checked."""
-    trusted = rows[rows["status"].isin(["valid", "unverified"])]
+    trusted = rows[INPUT_COLUMNS][rows["status"].isin(["valid", "unverified"]).to_numpy()]
     records = [*_sugar_order(trusted), *_category_order(trusted, rt_tolerance),
                *_modifier_direction(trusted), *_slope_consistency(groups)]
     return pd.DataFrame.from_records(records, columns=CHECK_COLUMNS).astype(
@@ -46,14 +47,67 @@ def _record(check, subject, n, value, expected, flagged, note) -> dict:
                                     bool(flagged), note)))
 
 
+def group_codes(*keys: pd.Series) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Group number of each row by several keys, and each group's key values.
+
+    Groups are numbered in sorted key order, as ``groupby(keys, sort=True)`` orders them; a row
+    with a missing key gets -1 (``groupby`` drops it).
+    """
+    codes, uniques = zip(*(pd.factorize(key, sort=True) for key in keys))
+    sizes = [max(len(values), 1) for values in uniques]
+    combined = np.zeros(len(keys[0]), dtype=np.int64)
+    for code, size in zip(codes, sizes):
+        combined = combined * size + code
+    present = np.all([code >= 0 for code in codes], axis=0)
+    numbers, inverse = np.unique(combined[present], return_inverse=True)
+    group = np.full(len(combined), -1, dtype=np.int64)
+    group[present] = inverse
+    values = []
+    for unique, size in zip(reversed(uniques), reversed(sizes)):
+        values.append(np.asarray(unique, dtype=object)[numbers % size] if len(unique)
+                      else np.empty(0, dtype=object))
+        numbers = numbers // size
+    return group, values[::-1]
+
+
+def grouped_median(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Median of ``values`` within each group 0..n_groups-1 (every group non-empty), the middle
+    value or the mean of the two middle ones, as pandas computes it."""
+    count = np.bincount(group, minlength=n_groups)
+    start = np.cumsum(count) - count
+    ordered = values[np.lexsort((values, group))]
+    return (ordered[start + (count - 1) // 2] + ordered[start + count // 2]) / 2
+
+
+def run_numbers(*keys: np.ndarray) -> np.ndarray:
+    """Number of the run each element belongs to, a run being consecutive equal keys."""
+    changed = np.zeros(len(keys[0]), dtype=bool)
+    changed[:1] = True
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
+    return np.cumsum(changed) - 1
+
+
+def _distinct(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Number of distinct values within each group."""
+    order = np.lexsort((values, group))
+    g, v = group[order], values[order]
+    first = np.ones(len(g), dtype=bool)
+    first[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
+    return np.bincount(g[first], minlength=n_groups)
+
+
 def _sugar_order(rows: pd.DataFrame):
-    known = rows[rows["sugar_count"].notna() & rows["tail"].notna()]
-    code, tails = pd.factorize(known["tail"], sort=True)
-    sugars, rt = known["sugar_count"].to_numpy(float), known["RT"].to_numpy(float)
-    n = np.bincount(code, minlength=len(tails))
-    r, p = grouped_pearson(code, sugars, rt, len(tails))
-    testable = ((n >= 3) & (_distinct(code, sugars, len(tails)) >= 2)
-                & (_distinct(code, rt, len(tails)) >= 2))
+    known = rows[rows["sugar_count"].notna().to_numpy()]
+    group, (tails,) = group_codes(known["tail"])
+    keep = group >= 0
+    group = group[keep]
+    sugars = known["sugar_count"].to_numpy(float)[keep]
+    rt = known["RT"].to_numpy(float)[keep]
+    n = np.bincount(group, minlength=len(tails))
+    r, p = grouped_pearson(group, sugars, rt, len(tails))
+    testable = ((n >= 3) & (_distinct(group, sugars, len(tails)) >= 2)
+                & (_distinct(group, rt, len(tails)) >= 2))
     for i in np.flatnonzero(testable):
         flagged = r[i] > 0.3 and p[i] < 0.1
         yield _record("sugar_order", tails[i], n[i], r[i], "r < 0 (more sugars elute earlier)",
@@ -61,15 +115,15 @@ def _sugar_order(rows: pd.DataFrame):
                       + ("; more sugars elute later here" if flagged else ""))
 
 
-def grouped_pearson(code: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int
+def grouped_pearson(group: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Pearson r of x and y within each group and its two-sided p-value, computed as
     ``scipy.stats.pearsonr`` does (centred sums; r has a beta distribution under the null)."""
-    count = np.bincount(code, minlength=n_groups)
+    count = np.bincount(group, minlength=n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
-        xm = x - (np.bincount(code, x, n_groups) / count)[code]
-        ym = y - (np.bincount(code, y, n_groups) / count)[code]
-        sxy, sxx, syy = (np.bincount(code, a * b, n_groups)
+        xm = x - (np.bincount(group, x, n_groups) / count)[group]
+        ym = y - (np.bincount(group, y, n_groups) / count)[group]
+        sxy, sxx, syy = (np.bincount(group, a * b, n_groups)
                          for a, b in ((xm, ym), (xm, xm), (ym, ym)))
         r = np.clip(sxy / np.sqrt(sxx * syy), -1.0, 1.0)
         shape = count / 2 - 1
@@ -77,42 +131,49 @@ def grouped_pearson(code: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: in
     return r, p
 
 
-def _distinct(code: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Number of distinct values within each group."""
-    pairs = pd.DataFrame({"group": code, "value": values}).drop_duplicates()
-    return np.bincount(pairs["group"].to_numpy(), minlength=n_groups)
-
-
 def _category_order(rows: pd.DataFrame, rt_tolerance: float):
-    known = rows[rows["category"].isin(list(CATEGORY_ORDER))]
-    keys = ["tail", "modifiers"]
-    medians = (known.groupby([*keys, "category"])["RT"].median().reset_index()
-               .assign(rank=lambda m: m["category"].map(CATEGORY_ORDER))
-               .sort_values([*keys, "rank"], ignore_index=True))
+    known = rows[rows["category"].isin(list(CATEGORY_ORDER)).to_numpy()]
+    group, (tails, modifiers, categories) = group_codes(known["tail"], known["modifiers"],
+                                                        known["category"])
+    keep = group >= 0
+    medians = grouped_median(group[keep], known["RT"].to_numpy(float)[keep], len(tails))
+    # groups come sorted by (tail, modifiers, category): a new subject starts where the first
+    # two change; per subject, one median RT per category in elution order (NaN if absent)
+    subject = run_numbers(tails, modifiers)
+    starts = np.flatnonzero(np.diff(subject, prepend=-1))
+    by_rank = np.full((len(starts), len(CATEGORY_ORDER)), np.nan)
+    by_rank[subject, [CATEGORY_ORDER[c] for c in categories]] = medians
     # an inversion: a category's RT minus the lowest RT of the categories that should elute later
-    medians["lowest_from_here"] = medians[::-1].groupby(keys, sort=False)["RT"].cummin()
-    medians["inversion"] = medians["RT"] - medians.groupby(keys, sort=False)[
-        "lowest_from_here"].shift(-1)
-    medians["text"] = medians["category"] + " " + medians["RT"].map("{:.2f}".format)
-    subjects = medians.groupby(keys, sort=False).agg(
-        n=("RT", "size"), worst=("inversion", "max"), note=("text", " < ".join))
-    for (tail, modifiers), n, worst, note in zip(subjects.index, subjects["n"], subjects["worst"],
-                                                 subjects["note"]):
-        if n < 2:
+    lowest_from = np.fmin.accumulate(by_rank[:, ::-1], axis=1)[:, ::-1]
+    inversion = by_rank[:, :-1] - lowest_from[:, 1:]
+    names = list(CATEGORY_ORDER)
+    for s, first in enumerate(starts):
+        present = np.flatnonzero(~np.isnan(by_rank[s]))
+        if len(present) < 2:
             continue
-        subject = f"{tail} {('+' + modifiers) if modifiers else '(no modifier)'}"
-        yield _record("category_order", subject, n, worst, "GP < GQ < GT < GD < GM",
-                      worst > rt_tolerance, note)
+        worst = float(np.nanmax(inversion[s]))
+        modifier = modifiers[first]
+        yield _record("category_order",
+                      f"{tails[first]} {('+' + modifier) if modifier else '(no modifier)'}",
+                      len(present), worst, "GP < GQ < GT < GD < GM", worst > rt_tolerance,
+                      " < ".join(f"{names[i]} {by_rank[s, i]:.2f}" for i in present))
 
 
 def _modifier_direction(rows: pd.DataFrame):
     modifiers = rows["modifiers"].fillna("")
     parts = {text: _parts(text) for text in modifiers.unique()}
-    codes = {key: i for i, key in enumerate(dict.fromkeys(parts.values()))}
-    medians = rows.assign(key=modifiers.map({text: codes[key] for text, key in parts.items()})
-                          ).groupby(["core", "tail", "key"])["RT"].median().reset_index()
-    for name in sorted({name for key in codes for name, _ in key}):
-        shifts = _pair_shifts(medians, codes, name)
+    sets = {key: i for i, key in enumerate(dict.fromkeys(parts.values()))}
+    set_code = modifiers.map({text: sets[key] for text, key in parts.items()})
+    group, (cores, tails, set_codes) = group_codes(rows["core"], rows["tail"], set_code)
+    keep = group >= 0
+    medians = grouped_median(group[keep], rows["RT"].to_numpy(float)[keep], len(cores))
+    # groups come sorted by (core, tail, set): number the (core, tail) pairs, then each group
+    # has an increasing lookup key pair * n_sets + set
+    pair = run_numbers(cores, tails)
+    set_codes = set_codes.astype(np.int64)
+    lookup = pair * len(sets) + set_codes
+    for name in sorted({name for key in sets for name, _ in key}):
+        shifts = _pair_shifts(medians, pair, set_codes, lookup, _base_sets(sets, name))
         if len(shifts) < 2:
             continue
         direction = np.sign(np.median(shifts)) or 1.0
@@ -124,23 +185,29 @@ def _modifier_direction(rows: pd.DataFrame):
                       f"{len(shifts)} pairs agree")
 
 
-def _pair_shifts(medians: pd.DataFrame, codes: dict[tuple, int], name: str) -> np.ndarray:
-    """Median RT of (core, tail, modifiers with one more ``name``) minus that without.
-
-    ``medians`` has the median RT per core, tail and modifier set (``key``, coded by ``codes``).
-    """
-    base_of = {}
-    for key, code in codes.items():
+def _base_sets(sets: dict[tuple, int], name: str) -> np.ndarray:
+    """For each modifier set (by code), the code of that set with one ``name`` fewer (-1 if it
+    has no ``name`` or that set does not occur)."""
+    base = np.full(len(sets), -1, dtype=np.int64)
+    for key, code in sets.items():
         counts = dict(key)
         if counts.get(name, 0) >= 1:
             counts[name] -= 1
-            base = codes.get(tuple(sorted((k, v) for k, v in counts.items() if v)))
-            if base is not None:
-                base_of[code] = base
-    with_name = medians[medians["key"].isin(base_of)]
-    pairs = with_name.assign(key=with_name["key"].map(base_of)).merge(
-        medians, on=["core", "tail", "key"], suffixes=("", "_base"))
-    return (pairs["RT"] - pairs["RT_base"]).to_numpy()
+            base[code] = sets.get(tuple(sorted((k, v) for k, v in counts.items() if v)), -1)
+    return base
+
+
+def _pair_shifts(medians, pair, set_codes, lookup, base) -> np.ndarray:
+    """Median RT of (core, tail, modifiers with one more ``name``) minus that without.
+
+    One entry per (core, tail, set) group; ``lookup`` (increasing) finds a group by
+    ``pair * n_sets + set``; ``base`` maps a set to the set with one ``name`` fewer.
+    """
+    has_base = np.flatnonzero(base[set_codes] >= 0)
+    wanted = pair[has_base] * len(base) + base[set_codes[has_base]]
+    at = np.minimum(np.searchsorted(lookup, wanted), len(lookup) - 1)
+    found = lookup[at] == wanted
+    return medians[has_base[found]] - medians[at[found]]
 
 
 def _parts(text: str) -> tuple:

@@ -19,10 +19,11 @@ DEMO_FILE_NAME = "demo_gangliosides.csv"
 PREVIEW_ROWS = 20
 SOURCE_KEY = "analyze_source"            # the demo table, when chosen after any upload
 PARAMS_FROM_KEY = "analyze_params_from"  # which run (or "defaults") filled the parameter widgets
-EXAMPLE_TABLE = pd.DataFrame({  # spec 15, the first rows of testwork_small.csv
-    "Name": ["GD1a(36:1;O2)", "GM1a(36:1;O2)", "GD1+OAc(36:1;O2)"],
-    "RT": [9.572, 10.452, 9.861], "Volume": [1_000_000, 500_000, 300_000],
-    "Log P": [1.53, 4.00, 2.10], "Anchor": ["T", "F", "F"]})
+SUBMITTED_KEY = "analyze_submitted"      # the run this page last submitted in this session
+EXAMPLE_TABLE = pd.DataFrame({  # the first rows of the spec's worked example (spec 15)
+    "Name": ["GD1a(36:1;O2)", "GM1a(36:1;O2)", "GM3(36:1;O2)"],
+    "RT": [9.572, 10.452, 10.606], "Volume": [1_000_000, 500_000, 2_000_000],
+    "Log P": [1.53, 4.00, 7.74], "Anchor": ["T", "F", "F"]})
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ def submit_run(source: Source, sheet: str | None, params: AnalysisParams) -> Non
         st.query_params[ui.RUN_QUERY_PARAM] = error.existing_run_id
         return
     ui.submit(run_id)
+    st.session_state[SUBMITTED_KEY] = run_id
     st.query_params[ui.RUN_QUERY_PARAM] = run_id
 
 
@@ -242,6 +244,8 @@ st.caption("Upload annotated LC-MS/MS peaks of gangliosides (CSV or Excel with N
            "chemistry; see Method for the rules.")
 
 run_in_url = st.query_params.get(ui.RUN_QUERY_PARAM)
+if run_in_url and run_in_url != st.session_state.get(SUBMITTED_KEY):
+    forget_demo()   # arrived to look at (or re-run) another run: its input is the data
 shown_run = None
 if run_in_url:
     try:

@@ -166,6 +166,18 @@ def test_run_again_uses_the_stored_input_with_new_parameters(app, store):
     assert again.parameters["outlier_threshold"] == 2.0
 
 
+def test_a_link_to_another_run_replaces_the_demo_choice(app, store):
+    by_key(app.button, "analyze_demo").click().run()
+    record = submitted_run(app, store)
+    assert app.query_params["run"] == record.id
+    assert run_button(app).label == "Run analysis"   # still the demo, ready for new settings
+    other = completed_run(store, "testwork_small.csv")
+    app.query_params["run"] = other                  # e.g. "Run again…" from History
+    app.run()
+    assert run_button(app).label == "Run again with these settings"
+    assert "testwork_small.csv" in texts(app.caption)
+
+
 @pytest.fixture
 def workbook() -> bytes:
     book = openpyxl.Workbook()

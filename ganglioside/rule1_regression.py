@@ -7,7 +7,7 @@ comparable with earlier results (spec 16). Scoring uses ``s = max(rmse_cv, rt_sd
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable
 
 import numpy as np
@@ -32,7 +32,7 @@ ISOMER_HINT = "; another peak of this name fits the model, so this peak may be a
 
 ROW_COLUMNS = ("rule1_status", "anchor_disagrees", "predicted_rt", "residual", "z", "rule1_scale",
                "rule1_series_offset")
-TEXT_COLUMNS = ("rule1_status", "_rule1_note")
+TEXT_DTYPES = {"rule1_status": "str", "_rule1_note": "str"}
 
 
 def prefix_positions(prefixes: pd.Series) -> list[tuple[str, np.ndarray]]:
@@ -47,15 +47,23 @@ def prefix_positions(prefixes: pd.Series) -> list[tuple[str, np.ndarray]]:
     return [(names[i], order[bounds[i]:bounds[i + 1]]) for i in range(len(names))]
 
 
-def frame_of(columns: dict[str, np.ndarray], index: pd.Index,
-             text_columns: tuple[str, ...]) -> pd.DataFrame:
-    """One DataFrame from per-row arrays; ``text_columns`` get the string dtype."""
-    out = pd.DataFrame(columns, index=index)
-    return out.astype({name: "str" for name in text_columns if name in columns})
+def frame_of(columns: dict[str, np.ndarray], index: pd.Index, dtypes: dict[str, str]
+             ) -> pd.DataFrame:
+    """One DataFrame from per-row arrays, with the given dtypes for some of its columns."""
+    return pd.DataFrame(columns, index=index).astype(dtypes)
 
 
 @dataclass(frozen=True)
-class GroupRows:
+class RowArrays:
+    """Per-row arrays of one table; ``take`` selects rows from every one of them."""
+
+    def take(self, positions: np.ndarray):
+        """The rows at ``positions``."""
+        return type(self)(**{f.name: getattr(self, f.name)[positions] for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class GroupRows(RowArrays):
     """The columns Rule 1 reads, as arrays: all eligible rows, or one prefix group's."""
 
     row_id: np.ndarray
@@ -75,10 +83,6 @@ class GroupRows:
                                     for col, _, _ in PREDICTORS]),
                    pd.factorize(eligible["tail"], use_na_sentinel=False)[0],
                    eligible["can_have_isomers"].to_numpy(bool))
-
-    def take(self, positions: np.ndarray) -> "GroupRows":
-        """The rows at ``positions``."""
-        return GroupRows(*(getattr(self, name)[positions] for name in self.__dataclass_fields__))
 
 
 @dataclass
@@ -158,19 +162,29 @@ def predictor_matrix(predictors: np.ndarray, selected: list[str]) -> np.ndarray:
     return np.asfortranarray(predictors[:, [names.index(col) for col in selected]])
 
 
+def standardize(scaler: StandardScaler, x: np.ndarray) -> np.ndarray:
+    """``scaler.transform(x)``, computed as it does, without its per-call input checks."""
+    return (x - scaler.mean_) / scaler.scale_
+
+
+def linear(model: BayesianRidge, xs: np.ndarray) -> np.ndarray:
+    """``model.predict(xs)``, computed as it does, without its per-call input checks."""
+    return xs @ model.coef_ + model.intercept_
+
+
 def _fit_and_validate(fit: GroupFit, x: np.ndarray, y: np.ndarray) -> None:
     # Finite data skip scikit-learn's repeated input checks (same numbers, less overhead);
     # anything else goes through them and fails with their message.
     finite = bool(np.isfinite(x).all() and np.isfinite(y).all())
     with sklearn.config_context(assume_finite=finite, skip_parameter_validation=finite):
         scaler = StandardScaler().fit(x)
-        xs = scaler.transform(x)
+        xs = standardize(scaler, x)
         model = BayesianRidge().fit(xs, y)
         method, folds = cv_folds(len(y))
         y_cv = np.empty_like(y)
         for train, test in folds:
-            y_cv[test] = BayesianRidge().fit(xs[train], y[train]).predict(xs[test])
-        y_train = model.predict(xs)
+            y_cv[test] = linear(BayesianRidge().fit(xs[train], y[train]), xs[test])
+    y_train = linear(model, xs)
     n, p = len(y), xs.shape[1]
     total = float(np.sum((y - y.mean()) ** 2))
     r2_cv = 1 - float(np.sum((y - y_cv) ** 2)) / total
@@ -234,8 +248,8 @@ def score_rows(fit: GroupFit, group: GroupRows, params: AnalysisParams) -> dict[
                       else f"Rule 1: unverified, model for {fit.prefix} rejected ({fit.reason})")
         out["_rule1_note"] = np.where(anchor, anchor_note, other_note).astype(object)
         return out
-    predicted = fit.model.predict(fit.scaler.transform(
-        predictor_matrix(group.predictors, fit.predictors)))
+    predicted = linear(fit.model, standardize(
+        fit.scaler, predictor_matrix(group.predictors, fit.predictors)))
     residual = group.rt - predicted
     s = max(fit.metrics["rmse_cv"], params.rt_sd_floor)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -368,7 +382,7 @@ def _per_row(index: pd.Index, positions: list[np.ndarray],
         return pd.DataFrame(columns=columns, index=index)
     at = np.concatenate(positions)
     values = {col: np.concatenate([part[col] for part in parts]) for col in columns}
-    return frame_of(values, index[at], TEXT_COLUMNS).reindex(index)
+    return frame_of(values, index[at], TEXT_DTYPES).reindex(index)
 
 
 def _group_warnings(fit: GroupFit, group: GroupRows, scored: dict[str, np.ndarray]):

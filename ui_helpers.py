@@ -85,7 +85,7 @@ RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
 }
 
 
-# ---- run store and executor ---------------------------------------------------------------------
+# ---- run store and executor ----------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
 def _runner(db_path: str, mode: str) -> tuple[RunStore, BackgroundWorker | SynchronousExecutor]:
@@ -187,7 +187,7 @@ def plotted_prefixes(result: AnalysisResult) -> list[str]:
     return ordered["prefix"].tolist()
 
 
-# ---- live progress --------------------------------------------------------------------------------
+# ---- live progress -------------------------------------------------------------------------------
 
 def show_run_state(record: RunRecord, *, cancel_key: str, on_complete: str | None = None) -> None:
     """Progress of an active run (live, with Cancel), or the final state of a finished one.
@@ -226,7 +226,7 @@ def _live_progress(run_id: str, cancel_key: str, on_complete: str | None) -> Non
         st.rerun(scope="app")
 
 
-# ---- display helpers -------------------------------------------------------------------------------
+# ---- display helpers -----------------------------------------------------------------------------
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^])")
 

@@ -175,7 +175,8 @@ def parameter_inputs() -> dict:
                                                 step=0.01 if spec.maximum < 1.5 else 0.1,
                                                 format="%.3f", key=key, help=help_text)
     values["algorithm_version"] = st.selectbox(
-        ui.parameter_label("algorithm_version"), ALGORITHM_VERSIONS, key=parameter_key("algorithm_version"),
+        ui.parameter_label("algorithm_version"), ALGORITHM_VERSIONS,
+        key=parameter_key("algorithm_version"),
         format_func=lambda v: f"{v} (newest)" if v == ALGORITHM_VERSIONS[0] else v,
         help="The newest algorithm is the default; older versions stay available so earlier "
              "results can be reproduced exactly. See Method.")
@@ -197,7 +198,7 @@ def run_settings(source: Source | None, shown_run) -> AnalysisParams | None:
     with st.expander("Advanced settings", icon=":material/tune:"):
         values = parameter_inputs()
         st.button("Reset to defaults", key="analyze_reset", icon=":material/restart_alt:",
-                  on_click=fill_parameters, args=(AnalysisParams(), "defaults"))
+                  on_click=fill_parameters, args=(AnalysisParams(), origin))
     try:
         return AnalysisParams(**values,
                               sample_type=st.session_state["analyze_sample_type"]).validate()

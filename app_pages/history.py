@@ -154,8 +154,8 @@ selection = st.dataframe(
                        display_text="Open ↗", help="Open the results in a new tab")},
     column_order=["Open", "Name", "User", "Created", "Status", *COUNT_COLUMNS.values(),
                   "Success rate", "Duration", "Sample type", "File", "Run id"])
-st.caption(f"{ui.plural(len(records), 'run')}. Select one run to open or delete it, two to compare their "
-           "parameters.")
+st.caption(f"{ui.plural(len(records), 'run')}. Select one run to open or delete it, two to "
+           "compare their parameters.")
 chosen = [records[i] for i in ui.selected_table_rows(selection) if i < len(records)]
 if len(chosen) == 1:
     run_actions(chosen[0])

@@ -17,11 +17,11 @@ st.title("How the checks work")
 st.caption("Written for the chemist who has to explain a verdict to a reviewer.")
 st.markdown(
     "The checker takes a table of annotated LC-MS/MS peaks of gangliosides (one row per "
-    "chromatographic peak: **Name**, **RT**, **Volume**, **Log P**, **Anchor**) and asks, for every "
-    "annotation, whether the retention time and the chemistry support it. Each peak ends with one "
-    "**status** and the evidence of every rule, so a verdict can always be traced and explained to "
-    "a reviewer. Anchors are the identifications you trust (for example confirmed by MS/MS "
-    "spectra or standards): only they train the retention-time models.")
+    "chromatographic peak: **Name**, **RT**, **Volume**, **Log P**, **Anchor**) and asks, for "
+    "every annotation, whether the retention time and the chemistry support it. Each peak ends "
+    "with one **status** and the evidence of every rule, so a verdict can always be traced and "
+    "explained to a reviewer. Anchors are the identifications you trust (for example confirmed "
+    "by MS/MS spectra or standards): only they train the retention-time models.")
 
 st.subheader("Rule 1 · retention time follows the head group's line", divider="gray")
 st.markdown(
@@ -33,8 +33,8 @@ st.markdown(
     "* The model is **cross-validated** (leave-one-out below 5 anchors, 3-fold below 10, else "
     f"5-fold) and **accepted** only if its CV R² reaches **r2_threshold** "
     f"(default {DEFAULTS.r2_threshold:g}).\n"
-    "* Every peak of an accepted group gets a predicted RT and a **z score**: its distance from the "
-    "line divided by the typical cross-validated error of the model (never less than "
+    "* Every peak of an accepted group gets a predicted RT and a **z score**: its distance from "
+    "the line divided by the typical cross-validated error of the model (never less than "
     f"**rt_sd_floor**, default {DEFAULTS.rt_sd_floor:g} min).\n"
     f"* |z| ≥ **outlier_threshold** (default {DEFAULTS.outlier_threshold:g}) makes the peak an "
     "**outlier**: its RT does not fit its annotation. An anchor can be an outlier too; it is then "

@@ -105,7 +105,7 @@ def chart(result, run_id: str, builder: str, key: str | None, file_stem: str,
     return ui.selected_point_ids(state) if key else []
 
 
-# ---- tabs -------------------------------------------------------------------------------------------
+# ---- tabs ----------------------------------------------------------------------------------------
 
 def overview_tab(result, run_id: str) -> None:
     warnings_panel(result)
@@ -260,7 +260,7 @@ def oacetylation_tab(result) -> None:
                                 "note": st.column_config.TextColumn(width="large")})
 
 
-# ---- page -------------------------------------------------------------------------------------------
+# ---- page ----------------------------------------------------------------------------------------
 
 run_id = ui.selected_run_id()
 if not run_id:

@@ -39,7 +39,8 @@ def open_page(app: AppTest, page: str, run_id: str | None = None) -> AppTest:
 def by_key(elements, key: str):
     """The element of a list with this widget/element key (AssertionError if absent)."""
     found = [e for e in elements if getattr(e, "key", None) == key]
-    assert found, f"no element with key {key!r}; keys: {[getattr(e, 'key', None) for e in elements]}"
+    keys = [getattr(e, "key", None) for e in elements]
+    assert found, f"no element with key {key!r}; keys: {keys}"
     return found[0]
 
 

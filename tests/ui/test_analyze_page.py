@@ -6,7 +6,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from apptest_support import (DATA, by_key, completed_run, no_exception, open_page, raw_texts,
-                      sample_bytes, table_with, texts)
+                             sample_bytes, table_with, texts)
 
 from ganglioside.jobs import SynchronousExecutor
 from ganglioside.params import ALGORITHM_VERSIONS, AnalysisParams
@@ -160,6 +160,10 @@ def test_run_again_uses_the_stored_input_with_new_parameters(app, store):
     threshold = by_key(app.number_input, "analyze_param_outlier_threshold")
     assert threshold.value == 3.0
     threshold.set_value(2.0).run()
+    by_key(app.button, "analyze_reset").click().run()
+    assert by_key(app.number_input, "analyze_param_outlier_threshold").value == \
+        AnalysisParams().outlier_threshold
+    by_key(app.number_input, "analyze_param_outlier_threshold").set_value(2.0).run()
     again = submitted_run(app, store)
     assert again.id != first
     assert again.input_sha256 == store.get_run(first).input_sha256

@@ -1,6 +1,7 @@
 """History page: the lab's runs, filters, open, compare, delete, retention policy."""
 
-from apptest_support import by_key, completed_run, no_exception, open_page, table_with, texts
+from apptest_support import (by_key, completed_run, no_exception, open_page, table_with,
+                             texts)
 
 from ganglioside.jobs import SynchronousExecutor
 from ganglioside.params import AnalysisParams
@@ -57,7 +58,7 @@ def test_selected_run_can_be_opened_and_deleted_after_confirmation(app, store):
     select_rows(app, 0)
     no_exception(app)
     links = [(link.proto.label, link.proto.query_string) for link in app.get("page_link")]
-    assert any(label == "Open results" and query == f"run={run_id}" for label, query in links), links
+    assert ("Open results", f"run={run_id}") in links, links
     by_key(app.button, "history_delete").click().run()
     assert store.get_run(run_id)  # nothing deleted before the confirmation
     by_key(app.button, "history_confirm_delete").click().run()

@@ -1,8 +1,8 @@
 """Results page: summary cards, tabs, filters, linked selections, downloads, run states."""
 
 import pytest
-from apptest_support import (by_key, completed_run, no_exception, open_page, raw_texts, sample_bytes,
-                      table_with, texts)
+from apptest_support import (by_key, completed_run, no_exception, open_page, raw_texts,
+                             sample_bytes, table_with, texts)
 
 from ganglioside.store import RunStore
 

@@ -90,8 +90,9 @@ def test_rule_counts_lists_the_summary_then_the_judging_levels():
     from ganglioside.result import AnalysisResult
 
     empty = pd.DataFrame()
-    result = AnalysisResult(rows=pd.DataFrame({"rule1_model": ["prefix", "pooled", "pooled", None]}),
-                            groups=empty, oac_pairs=empty, fragment_events=empty,
+    levels = ["prefix", "pooled", "pooled", None]
+    result = AnalysisResult(rows=pd.DataFrame({"rule1_model": levels}), groups=empty,
+                            oac_pairs=empty, fragment_events=empty,
                             summary={"groups_accepted": 2, "fragment_rows": 5})
     table = ui.rule_counts(result)
     assert table["Count"].tolist() == [2, 5, 1, 2]

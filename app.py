@@ -1,7 +1,9 @@
 """The dashboard's frame and router: page config, shared sidebar, one navigation.
 
-Run with ``streamlit run app.py``. Every page lives in ``pages/`` and is thin: it reads its
-inputs, calls the ``ganglioside`` core or submits a job, and draws the outcome.
+Run with ``streamlit run app.py``. Every page lives in ``app_pages/`` and is thin: it reads its
+inputs, calls the ``ganglioside`` core or submits a job, and draws the outcome. (Not ``pages/``:
+beside the entry point that name makes a freshly started server serve a deep link such as
+``/results`` as a legacy page without this frame, until some session has run this file.)
 """
 
 import streamlit as st

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .formatting import signed3
 from .params import AnalysisParams
+from .rule1_regression import positions_by
 
 EPSILON = 1e-9
 EVENT_COLUMNS = ["event_id", "tail", "parent_row_id", "parent_name", "fragment_row_ids",
@@ -51,46 +52,47 @@ def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float,
     so when several larger glycans co-elute, the one eluting nearest is the likeliest parent
     (within one composition, i.e. repeated peaks of one name, the largest still wins).
     """
-    n = len(part)
-    best = np.full((n, 4), -np.inf)  # choice key per fragment, compared lexicographically
-    best_row = np.full(n, -1, dtype=np.int64)
     rt = part["RT"].to_numpy(float)
     vol = part["Volume"].to_numpy(float)
     sugar = part["sugar_count"].to_numpy(np.int64)
     row_id = part["row_id"].to_numpy(np.int64)
-    tail_key = part["tail"].fillna("\0null").to_numpy(object)
-    class_key = pd.DataFrame(comp).assign(tail=tail_key)
-    class_id = class_key.groupby(list(class_key.columns), sort=False).ngroup().to_numpy()
-    for tail_rows in pd.Series(np.arange(n)).groupby(tail_key, sort=False).indices.values():
-        classes = np.unique(class_id[tail_rows])
-        if len(classes) < 2:
+    tail = pd.factorize(part["tail"], use_na_sentinel=False)[0]  # a missing tail is one tail
+    class_id = np.unique(np.column_stack([tail, comp]), axis=0, return_inverse=True)[1].ravel()
+    frags, candidates, class_sugars = [], [], []
+    for _, tail_rows in positions_by(tail):
+        classes = class_id[tail_rows]
+        ids, first = np.unique(classes, return_index=True)
+        if len(ids) < 2:
             continue
-        for parent_class in classes:
-            in_class = tail_rows[class_id[tail_rows] == parent_class]
-            p0 = in_class[0]
-            contained = np.all(comp[tail_rows] <= comp[p0], axis=1) & (sugar[tail_rows] < sugar[p0])
-            frag = tail_rows[contained]
-            if not len(frag):
+        tail_comp, tail_sugar = comp[tail_rows], sugar[tail_rows]
+        for parent_class, p0 in zip(ids, tail_rows[first]):
+            contained = np.all(tail_comp <= comp[p0], axis=1) & (tail_sugar < sugar[p0])
+            if not contained.any():
                 continue
-            frag, candidate = _best_in_class(frag, in_class, rt, vol, row_id, tolerance)
-            closeness = -np.round(np.abs(rt[frag] - rt[candidate]), 9) if nearest_first \
-                else np.zeros(len(frag))
-            key = np.column_stack([closeness, vol[candidate], np.full(len(frag), sugar[p0]),
-                                   -row_id[candidate]])
-            better = _lexicographically_greater(key, best[frag])
-            best[frag[better]] = key[better]
-            best_row[frag[better]] = row_id[candidate[better]]
-    return best_row
+            frag, candidate = _best_in_class(tail_rows[contained],
+                                             tail_rows[classes == parent_class],
+                                             rt, vol, row_id, tolerance)
+            frags.append(frag)
+            candidates.append(candidate)
+            class_sugars.append(np.full(len(frag), sugar[p0]))
+    return _choose(len(part), frags, candidates, class_sugars, rt, vol, row_id, nearest_first)
 
 
-def _lexicographically_greater(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise a > b comparing columns left to right."""
-    greater = np.zeros(len(a), dtype=bool)
-    undecided = np.ones(len(a), dtype=bool)
-    for column in range(a.shape[1]):
-        greater |= undecided & (a[:, column] > b[:, column])
-        undecided &= a[:, column] == b[:, column]
-    return greater
+def _choose(n, frags, candidates, class_sugars, rt, vol, row_id, nearest_first) -> np.ndarray:
+    """Per fragment, the ``row_id`` of the candidate (one per parent class) with the largest
+    (closeness if ``nearest_first``, Volume, sugars, smaller ``row_id``); -1 without one."""
+    parent = np.full(n, -1, dtype=np.int64)
+    frag = np.concatenate([np.empty(0, dtype=np.int64), *frags])
+    if not len(frag):
+        return parent
+    candidate = np.concatenate(candidates)
+    closeness = (-np.round(np.abs(rt[frag] - rt[candidate]), 9) if nearest_first
+                 else np.zeros(len(frag)))
+    order = np.lexsort((-row_id[candidate], np.concatenate(class_sugars), vol[candidate],
+                        closeness, frag))
+    last = np.append(frag[order][1:] != frag[order][:-1], True)  # the largest key per fragment
+    parent[frag[order[last]]] = row_id[candidate[order[last]]]
+    return parent
 
 
 def _best_in_class(frag, parents, rt, vol, row_id, tolerance) -> tuple[np.ndarray, np.ndarray]:

@@ -49,7 +49,7 @@ import pandas as pd
 from .formatting import first_items, fixed3, signed3
 from .params import AnalysisParams
 from .result import AnalysisWarning
-from .rule1_regression import RowArrays, frame_of, prefix_positions
+from .rule1_regression import RowArrays, frame_of, positions_by
 
 ISOMER_SERIES = ("GD1", "GT1", "GQ1", "GM1")
 SERIES_MIN_TAILS = 3
@@ -301,7 +301,7 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     are judged against the lines but never shape one.
     """
     rows = PrefixRows.of(eligible, fragments)
-    groups = prefix_positions(eligible["prefix"])
+    groups = positions_by(eligible["prefix"])
     ctx = build_context(eligible, rows, groups, modifier_counts, own, params)
     own_fits = own.set_index("prefix")[["accepted", "n_anchors", "r2_cv", "rmse_cv"]].to_dict(
         "index")

@@ -35,16 +35,16 @@ ROW_COLUMNS = ("rule1_status", "anchor_disagrees", "predicted_rt", "residual", "
 TEXT_DTYPES = {"rule1_status": "str", "_rule1_note": "str"}
 
 
-def prefix_positions(prefixes: pd.Series) -> list[tuple[str, np.ndarray]]:
-    """Positions of each prefix's rows, prefixes in order of first appearance.
+def positions_by(keys: pd.Series | np.ndarray) -> list[tuple[object, np.ndarray]]:
+    """Positions of the rows of each key value, in order of first appearance.
 
-    The same groups, in the same order, as ``groupby(prefix, sort=False)`` (missing prefixes
-    dropped), without building a DataFrame per group.
+    The same groups, in the same order, as ``groupby(keys, sort=False)`` (missing keys dropped),
+    without building a DataFrame per group.
     """
-    codes, names = pd.factorize(prefixes)
+    codes, values = pd.factorize(keys)
     order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-    return [(names[i], order[bounds[i]:bounds[i + 1]]) for i in range(len(names))]
+    bounds = np.searchsorted(codes[order], np.arange(len(values) + 1))
+    return [(values[i], order[bounds[i]:bounds[i + 1]]) for i in range(len(values))]
 
 
 def frame_of(columns: dict[str, np.ndarray], index: pd.Index, dtypes: dict[str, str]
@@ -348,7 +348,7 @@ def run_rule1(eligible: pd.DataFrame, params: AnalysisParams,
         warnings.append(AnalysisWarning(
             "no_anchors", "warning", "No eligible row is an anchor: nothing can be verified."))
     positions, scored_parts, records, without_model = [], [], [], []
-    groups = prefix_positions(eligible["prefix"])
+    groups = positions_by(eligible["prefix"])
     for i, (prefix, at) in enumerate(groups, start=1):
         group = rows.take(at)
         fit = fit_group(prefix, group, params)

@@ -1,6 +1,6 @@
 """Method page: the rules explained, tables generated from the core."""
 
-from apptest_support import no_exception, open_page, table_with
+from apptest_support import REPO, no_exception, open_page, table_with
 
 from ganglioside.composition import CATEGORIES
 from ganglioside.params import PARAMETER_SPECS, AnalysisParams
@@ -18,11 +18,14 @@ def test_parameter_table_lists_every_parameter_with_its_default(app):
     assert defaults["apply_fragment_status"] == "on"
 
 
-def test_every_rule_and_category_is_explained(app):
+def test_the_method_document_is_shown_then_the_generated_tables(app):
     open_page(app, "method")
-    headers = " ".join(h.value for h in app.subheader)
-    for rule in ("Rule 1", "Rules 2-3", "Rule 4", "Rule 5", "Final status", "Parameters"):
-        assert rule in headers
+    shown = "\n".join(m.value for m in app.markdown)
+    document = (REPO / "docs" / "method.md").read_text(encoding="utf-8")
+    assert document in shown
+    assert all(rule in document for rule in ("Rule 1", "Rules 2-3", "Rule 4", "Rule 5"))
+    assert [h.value for h in app.header] == ["Final status", "Parameters",
+                                             "Categories and modifiers", "Reproducibility"]
     categories = table_with(app, "Category", "Colour")
     assert categories["Category"].tolist() == list(CATEGORIES)
     assert categories.set_index("Category").loc["GD", "Colour"] == CATEGORIES["GD"].colour

@@ -28,11 +28,15 @@ ROW_COLUMNS = ["rule5_role", "rule5_event_id", "rule5_heads_event_id", "rule5_pa
                "rule5_rt_diff"]
 
 
-def participants_of(eligible: pd.DataFrame) -> pd.DataFrame:
-    """Rows with known counts and a Volume (9.1), in ``row_id`` order."""
+PART_COLUMNS = ["row_id", "RT", "Volume", "tail", "sugar_count", "sialic_acid_count",
+                "_neutral_core"]
+
+
+def participants_of(eligible: pd.DataFrame) -> np.ndarray:
+    """Positions of the rows with known counts and a Volume (9.1), in ``row_id`` order."""
     known = (eligible["sugar_count"].notna() & eligible["sialic_acid_count"].notna()
              & eligible["Volume"].notna())
-    return eligible[known]
+    return np.flatnonzero(known.to_numpy())
 
 
 def composition_matrix(part: pd.DataFrame, modifier_counts: pd.DataFrame) -> np.ndarray:
@@ -118,69 +122,81 @@ def _best_in_class(frag, parents, rt, vol, row_id, tolerance) -> tuple[np.ndarra
 def run_rule5(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, params: AnalysisParams
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rule 5 per-row columns (indexed like ``eligible``, with ``_rule5_note``) and events (13.4)."""
-    per_row = pd.DataFrame(index=eligible.index)
-    per_row["rule5_role"] = None
-    for col in ("rule5_event_id", "rule5_heads_event_id", "rule5_parent_row_id"):
-        per_row[col] = pd.array([pd.NA] * len(eligible), dtype="Int64")
-    per_row["rule5_rt_diff"] = np.nan
-    per_row["_rule5_note"] = None
-    part = participants_of(eligible)
-    if part.empty:
-        return per_row, _empty_events()
-    parent_row = find_parents(part, composition_matrix(part, modifier_counts), params.rt_tolerance,
-                              nearest_first=params.algorithm_version != "1.0")
-    by_id = eligible.set_index("row_id")
-    is_fragment = parent_row >= 0
-    fragments = part[is_fragment].assign(parent=parent_row[is_fragment])
-    events = _events(fragments, by_id)
-    event_of_parent = events.set_index("parent_row_id")["event_id"]
-    heads = part["row_id"].map(event_of_parent).astype("Int64")
-    idx = part.index
-    per_row.loc[idx, "rule5_role"] = np.where(is_fragment, "fragment",
-                                              np.where(heads.notna(), "parent", "none"))
-    per_row.loc[idx, "rule5_heads_event_id"] = heads.to_numpy()
-    per_row.loc[idx, "rule5_event_id"] = heads.to_numpy()
-    frag_idx = fragments.index
-    per_row.loc[frag_idx, "rule5_event_id"] = fragments["parent"].map(event_of_parent).to_numpy()
-    per_row.loc[frag_idx, "rule5_parent_row_id"] = fragments["parent"].to_numpy()
-    per_row.loc[frag_idx, "rule5_rt_diff"] = (
-        fragments["RT"].to_numpy() - by_id.loc[fragments["parent"], "RT"].to_numpy())
-    per_row["_rule5_note"] = _notes(per_row, events, by_id)
+    at = participants_of(eligible)
+    part = eligible[PART_COLUMNS].iloc[at]
+    parent_row = (find_parents(part, composition_matrix(part, modifier_counts),
+                               params.rt_tolerance, nearest_first=params.algorithm_version != "1.0")
+                  if len(at) else np.empty(0, dtype=np.int64))
+    frag_at = at[parent_row >= 0]
+    parent_at = pd.Index(eligible["row_id"]).get_indexer(parent_row[parent_row >= 0])
+    events, event_of = _events(eligible, frag_at, parent_at)
+    per_row = _row_columns(eligible, at, frag_at, parent_at, event_of)
+    per_row["_rule5_note"] = _notes(per_row, events, eligible["Name"].to_numpy()[parent_at])
     return per_row, events
 
 
-def _events(fragments: pd.DataFrame, by_id: pd.DataFrame) -> pd.DataFrame:
-    """One event per heading row, numbered by tail, parent RT and parent row_id (9.6)."""
-    if fragments.empty:
-        return _empty_events()
-    fragments = fragments.sort_values(["parent", "row_id"])
-    grouped = fragments.groupby("parent", sort=True)
-    parents = by_id.loc[grouped.size().index]
-    starts = np.flatnonzero(np.diff(fragments["parent"].to_numpy())) + 1
+def _row_columns(eligible, at, frag_at, parent_at, event_of) -> pd.DataFrame:
+    """Role, event, heading event, parent and ΔRT per eligible row (participants at ``at``,
+    fragments at ``frag_at`` with parents at ``parent_at``; ``event_of`` numbers the event each
+    row heads, 0 for none)."""
+    role = np.full(len(eligible), None, dtype=object)
+    role[at] = "none"
+    role[event_of > 0] = "parent"
+    role[frag_at] = "fragment"
+    heads = np.where(event_of > 0, event_of, np.nan)
+    event = heads.copy()
+    event[frag_at] = event_of[parent_at]
+    parent, rt_diff = np.full(len(eligible), np.nan), np.full(len(eligible), np.nan)
+    parent[frag_at] = eligible["row_id"].to_numpy()[parent_at]
+    rt = eligible["RT"].to_numpy(float)
+    rt_diff[frag_at] = rt[frag_at] - rt[parent_at]
+    index = eligible.index
+    return pd.DataFrame({"rule5_role": pd.Series(role, index=index, dtype=object),
+                         "rule5_event_id": pd.array(event, dtype="Int64"),
+                         "rule5_heads_event_id": pd.array(heads, dtype="Int64"),
+                         "rule5_parent_row_id": pd.array(parent, dtype="Int64"),
+                         "rule5_rt_diff": rt_diff}, index=index)
+
+
+def _events(eligible: pd.DataFrame, frag_at: np.ndarray, parent_at: np.ndarray
+            ) -> tuple[pd.DataFrame, np.ndarray]:
+    """One event per heading row, numbered by tail, parent RT and parent row_id (9.6); and per
+    eligible row the number of the event it heads (0 for none)."""
+    event_of = np.zeros(len(eligible), dtype=np.int64)
+    if not len(frag_at):
+        return _empty_events(), event_of
+    row_id, rt = eligible["row_id"].to_numpy(), eligible["RT"].to_numpy(float)
+    volume = eligible["Volume"].to_numpy(float)
+    order = np.lexsort((row_id[frag_at], parent_at))  # each parent's fragments in row_id order
+    frag_at, parent_at = frag_at[order], parent_at[order]
+    starts = np.flatnonzero(np.diff(parent_at, prepend=-1))
+    parents = parent_at[starts]
     ev = pd.DataFrame({
-        "parent_row_id": parents.index.to_numpy(),
-        "tail": parents["tail"].to_numpy(),
-        "parent_name": parents["Name"].to_numpy(),
-        "fragment_row_ids": [ids.tolist() for ids in np.split(fragments["row_id"].to_numpy(),
-                                                              starts)],
-        "rt_min": np.minimum(parents["RT"].to_numpy(), grouped["RT"].min().to_numpy()),
-        "rt_max": np.maximum(parents["RT"].to_numpy(), grouped["RT"].max().to_numpy()),
-        "summed_volume": parents["Volume"].to_numpy() + grouped["Volume"].sum().to_numpy(),
-        "_c": parents["carbons"].to_numpy(), "_d": parents["double_bonds"].to_numpy(),
-        "_o": parents["oxygens"].astype("float").to_numpy(), "_rt": parents["RT"].to_numpy(),
+        "parent_row_id": row_id[parents],
+        "tail": eligible["tail"].to_numpy()[parents],
+        "parent_name": eligible["Name"].to_numpy()[parents],
+        "fragment_row_ids": [ids.tolist() for ids in np.split(row_id[frag_at], starts[1:])],
+        "n_fragments": np.diff(np.append(starts, len(frag_at))),
+        "rt_min": np.minimum(rt[parents], np.minimum.reduceat(rt[frag_at], starts)),
+        "rt_max": np.maximum(rt[parents], np.maximum.reduceat(rt[frag_at], starts)),
+        "summed_volume": volume[parents] + np.add.reduceat(volume[frag_at], starts),
     })
-    ev["n_fragments"] = ev["fragment_row_ids"].map(len)
-    ev = ev.sort_values(["_c", "_d", "_o", "_rt", "parent_row_id"], na_position="last")
+    tail_keys = [eligible[col].astype(float).to_numpy()[parents]
+                 for col in ("carbons", "double_bonds", "oxygens")]
+    numbered = np.lexsort((row_id[parents], rt[parents], *tail_keys[::-1]))  # NaN last
+    ev = ev.iloc[numbered].reset_index(drop=True)
     ev["event_id"] = np.arange(1, len(ev) + 1)
-    return ev[EVENT_COLUMNS].reset_index(drop=True)
+    event_of[parents[numbered]] = ev["event_id"].to_numpy()
+    return ev[EVENT_COLUMNS], event_of
 
 
 def _empty_events() -> pd.DataFrame:
     return pd.DataFrame(columns=EVENT_COLUMNS)
 
 
-def _notes(per_row: pd.DataFrame, events: pd.DataFrame, by_id: pd.DataFrame) -> pd.Series:
-    """Rule 5 note per row (9, notes table); rows without a role have none."""
+def _notes(per_row: pd.DataFrame, events: pd.DataFrame, parent_name: np.ndarray) -> pd.Series:
+    """Rule 5 note per row (9, notes table); rows without a role have none. ``parent_name``
+    holds the parent's name of each fragment, in row order."""
     headings = {event: f"parent of event {event} ({_count(n)})"
                 for event, n in zip(events["event_id"].tolist(), events["n_fragments"].tolist())}
     heading = [headings.get(event) for event in per_row["rule5_heads_event_id"].tolist()]
@@ -190,12 +206,11 @@ def _notes(per_row: pd.DataFrame, events: pd.DataFrame, by_id: pd.DataFrame) -> 
     notes[parents] = [f"Rule 5: {heading[i]}" for i in parents.tolist()]
     fragment = np.flatnonzero(role == "fragment")
     rows = per_row.iloc[fragment]
-    parent = rows["rule5_parent_row_id"].tolist()
     notes[fragment] = [
         f"Rule 5: in-source fragment of row {p} {name} (ΔRT {signed3(diff)} min, event {event})"
         + (f"; {heading[i]}" if heading[i] else "")
         for i, p, name, diff, event in zip(
-            fragment.tolist(), parent, by_id["Name"].reindex(parent).tolist(),
+            fragment.tolist(), rows["rule5_parent_row_id"].tolist(), parent_name.tolist(),
             rows["rule5_rt_diff"].tolist(), rows["rule5_event_id"].tolist())]
     return pd.Series(notes, index=per_row.index, dtype=object)
 

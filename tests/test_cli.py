@@ -125,8 +125,8 @@ def test_demo_writes_a_table_that_analyze_reads(tmp_path, capsys):
     assert (tmp_path / "again.csv").read_bytes() == target.read_bytes()
     assert main(["analyze", str(target), "--out", str(tmp_path / "out")]) == 0
     capsys.readouterr()
-    assert main(["demo", "--rows", "3", "--out", str(target)]) == 2
-    assert "error: --rows: n_rows = 3 must be at least 5" in capsys.readouterr().err
+    assert main(["demo", "--rows", "0", "--out", str(target)]) == 2
+    assert "error: --rows: n_rows = 0 must be at least 1" in capsys.readouterr().err
 
 
 # ---- run store commands -------------------------------------------------------------------------

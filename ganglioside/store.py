@@ -4,11 +4,17 @@ One database file shared by the dashboard's worker and any number of ``python -m
 worker`` processes. SQLite runs in WAL mode, every write is a ``BEGIN IMMEDIATE`` transaction that
 waits (busy timeout) instead of failing, and each thread gets its own connection. A run's result is
 written in the same transaction that marks it completed, so a partial result is never visible.
+
+A result is stored as one blob: an uncompressed ZIP archive holding one Parquet file per table
+(``rows.parquet``, ...) and ``result.json`` (summary, warnings, parameters, provenance); it loads
+in seconds at 10^6 rows and restores every dtype. Results stored by earlier versions as
+zlib-compressed JSON (``export.to_json``) are still read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -16,16 +22,21 @@ import secrets
 import sqlite3
 import threading
 import time
+import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from .errors import GangliosideError
-from .export import result_from_json, to_json
+from .export import result_from_json, result_tables, to_json
 from .params import AnalysisParams
 from .result import AnalysisResult
 
@@ -39,6 +50,9 @@ WORKER_DIED_MESSAGE = ("The worker died while running this analysis (twice); "
 REQUEUED_MESSAGE = "Requeued: the worker running it stopped responding."
 RELEASED_MESSAGE = "Requeued: the worker running it was stopped."
 SCHEMA_VERSION = 1
+RESULT_DOCUMENT = "result.json"
+TABLE_SUFFIX = ".parquet"
+_ZIP_SIGNATURE = b"PK\x03\x04"
 
 _SCHEMA = (
     f"""CREATE TABLE IF NOT EXISTS runs (
@@ -341,7 +355,12 @@ class RunStore:
         row = self._connection().execute(
             "SELECT results.data FROM runs JOIN results ON results.run_id = runs.id"
             " WHERE runs.id = ? AND runs.status = 'completed'", (run_id,)).fetchone()
-        return None if row is None else result_from_json(zlib.decompress(row[0]))
+        if row is None:
+            return None
+        data = bytes(row[0])
+        if data.startswith(_ZIP_SIGNATURE):
+            return _result_from_blob(data)
+        return result_from_json(zlib.decompress(data))  # stored before the Parquet format
 
     # ---- user actions on existing runs ------------------------------------------------------
 
@@ -434,7 +453,7 @@ class RunStore:
 
     def complete_run(self, claim: Claim, result: AnalysisResult) -> None:
         """Store the result and mark the run completed, in one transaction."""
-        blob = zlib.compress(to_json(result), 6)
+        blob = _result_blob(result)
         summary = json.dumps(_plain(result.summary), allow_nan=False)
         with self._write() as conn:
             self._require_processing(conn, claim)
@@ -570,6 +589,57 @@ def _record(row: tuple) -> RunRecord:
         heartbeat_at=_datetime(heartbeat), algorithm_version=version,
         summary=json.loads(summary) if summary else None, attempts=attempts,
         cancel_requested=bool(cancel))
+
+
+def _result_blob(result: AnalysisResult) -> bytes:
+    """The result as a ZIP archive: one Parquet file per table, and result.json = the JSON
+    export (``export.to_json``) of everything else, i.e. of the result with its tables emptied."""
+    tables = result_tables(result)
+    without_rows = replace(result, **{name: frame.iloc[:0] for name, frame in tables.items()})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(RESULT_DOCUMENT, to_json(without_rows))
+        for name, frame in tables.items():
+            archive.writestr(name + TABLE_SUFFIX, _parquet(frame))
+    return buffer.getvalue()
+
+
+def _result_from_blob(blob: bytes) -> AnalysisResult:
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        without_rows = result_from_json(archive.read(RESULT_DOCUMENT))
+        tables = {name.removesuffix(TABLE_SUFFIX): _frame_from_parquet(archive.read(name))
+                  for name in archive.namelist() if name.endswith(TABLE_SUFFIX)}
+    return replace(without_rows, **tables)
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    """One table as Parquet; pyarrow records the pandas dtypes (and index) in its metadata."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=None), sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def _frame_from_parquet(data: bytes) -> pd.DataFrame:
+    """The table written by ``_parquet``, dtypes included.
+
+    pyarrow restores every dtype from its pandas metadata except object columns: their text
+    would come back as pandas "str", their bools as numpy bool and their list cells as numpy
+    arrays, so those columns are rebuilt from the Arrow values (None for missing).
+    """
+    table = pq.read_table(pa.BufferReader(data))
+    frame = table.to_pandas()
+    for column in table.schema.pandas_metadata["columns"]:
+        name = column["name"]
+        if column["numpy_type"] == "object" and name in frame.columns:
+            frame[name] = pd.Series(_object_cells(table.column(column["field_name"])),
+                                    index=frame.index, dtype=object)
+    return frame
+
+
+def _object_cells(column: pa.ChunkedArray) -> Any:
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column.to_numpy(zero_copy_only=False)  # object array, None where missing
+    return column.to_pylist()
 
 
 def _datetime(epoch: float | None) -> datetime | None:

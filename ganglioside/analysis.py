@@ -108,22 +108,30 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
 def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
                    params: AnalysisParams) -> pd.DataFrame:
     """Join every rule's per-row columns; invalid rows get nulls (booleans false)."""
-    out = rows.copy()
+    eligible = rows["_eligible"].to_numpy()
+    own = [c for c in DERIVED_COLUMNS_V2 if c in rows.columns and c not in BOOLEAN_COLUMNS]
+    columns = {column: rows[column].where(eligible, None) for column in own}
     for part in parts:
+        part = part.reindex(rows.index)
         for column in part.columns:
-            values = part[column].reindex(rows.index)
-            if column in BOOLEAN_COLUMNS:
-                values = values.fillna(False).astype(bool)
-            elif pd.api.types.is_string_dtype(values.dtype):
-                values = values.astype(object).where(values.notna(), None)
-            out[column] = values
-    invalid = ~rows["_eligible"]
-    derived = [c for c in DERIVED_COLUMNS_V2 if c in out.columns and c not in BOOLEAN_COLUMNS]
-    out.loc[invalid, derived] = None
+            columns[column] = _null_filled(column, part[column])
+    out = pd.concat([rows.drop(columns=own), pd.DataFrame(columns, index=rows.index)], axis=1)
     out["status"] = final_status(out, params)
     out["_status_note"] = status_notes(out, params)
     out["reasons"] = pd.Series(reasons(out), index=out.index, dtype=object)
     return out
+
+
+def _null_filled(column: str, values: pd.Series) -> pd.Series:
+    """A rule's column on all rows: booleans false where missing, text None where missing, plain
+    integers as floats (a column that can hold the nulls of invalid rows)."""
+    if column in BOOLEAN_COLUMNS:
+        return values.fillna(False).astype(bool)
+    if pd.api.types.is_string_dtype(values.dtype):
+        return values.astype(object).where(values.notna(), None)
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        return values.astype(float)
+    return values
 
 
 def _output_columns(table: InputTable, params: AnalysisParams) -> list[str]:

@@ -1,8 +1,9 @@
 """Rule 4 (spec 8): an O-acetylated species must elute later than its one-OAc-fewer base.
 
 The base of each subject is the nearest-RT row with the same core, the same non-OAc modifiers,
-the same tail and one OAc fewer; it is found with two sorted as-of joins (one per direction), so
-the cost grows with n log n, never with the square of a name's repeated peaks.
+the same tail and one OAc fewer. Candidates are sorted once by (that key, RT, row_id); each
+subject's nearest candidate at or before and at or after its RT is a binary search, so the cost
+grows with n log n, never with the square of a name's repeated peaks.
 """
 
 from __future__ import annotations
@@ -10,87 +11,117 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .chemistry import group_codes
 from .formatting import as_set, signed3
 from .params import AnalysisParams
 
 OAC_COLUMNS = ["oac_row_id", "oac_name", "oac_count", "base_row_id", "base_name", "rt_oac",
                "rt_base", "rt_shift", "verdict", "note"]
-KEYS = ["core", "_non_oac_key", "_tail_key", "_match_oac"]
 
 
-def _nearest_base(subjects: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
-    """Nearest candidate by RT per subject; ties go to the smaller ``row_id`` (spec 8.3)."""
-    left = subjects.sort_values("RT")
-    found = []
-    for direction, row_order in (("backward", False), ("forward", True)):
-        # merge_asof takes the last equal key going backward and the first going forward:
-        # order candidates so that this is the smallest row_id at that RT.
-        right = candidates.sort_values(["RT", "row_id"], ascending=[True, row_order])
-        match = pd.merge_asof(left[["row_id", "RT", *KEYS]],
-                              right[["row_id", "RT", *KEYS]].rename(
-                                  columns={"row_id": "base_row_id", "RT": "rt_base"}).assign(
-                                  _rt=lambda d: d["rt_base"]),
-                              left_on="RT", right_on="_rt", by=KEYS, direction=direction)
-        found.append(match.set_index("row_id")[["base_row_id", "rt_base"]])
-    back, fwd = found
-    back, fwd = back.reindex(subjects["row_id"]), fwd.reindex(subjects["row_id"])
-    rt = subjects.set_index("row_id")["RT"]
-    d_back, d_fwd = (rt - back["rt_base"]).abs(), (fwd["rt_base"] - rt).abs()
-    take_fwd = back["base_row_id"].isna() | (d_fwd < d_back) | (
-        (d_fwd == d_back) & (fwd["base_row_id"] < back["base_row_id"]))
-    return fwd.where(take_fwd, back)
+def nearest_base(eligible: pd.DataFrame, oac: np.ndarray, subjects: np.ndarray) -> np.ndarray:
+    """Position of each subject's base (-1 if none): the nearest candidate by RT; ties go to the
+    smaller ``row_id`` (spec 8.3)."""
+    rt, row_id = eligible["RT"].to_numpy(float), eligible["row_id"].to_numpy()
+    candidate_key, subject_key = _match_keys(eligible, oac, subjects)
+    # candidates sorted by (key, RT, row_id); an RT rank keeps exact ties, so (key, RT) is one
+    # integer and a subject's neighbours are two binary searches
+    rank = np.unique(rt, return_inverse=True)[1].ravel()
+    n_ranks = int(rank.max()) + 1
+    order = np.lexsort((row_id, rank, candidate_key))
+    sorted_at = (candidate_key * n_ranks + rank)[order]
+    wanted = subject_key * n_ranks + rank[subjects]
+    after = np.searchsorted(sorted_at, wanted, side="left")  # the smallest row_id at its RT
+    last = np.searchsorted(sorted_at, wanted, side="right") - 1
+    before = np.searchsorted(sorted_at, sorted_at[np.maximum(last, 0)])  # smallest row_id too
+    has_after = _same_key(sorted_at, after, subject_key, n_ranks)
+    has_before = _same_key(sorted_at, last, subject_key, n_ranks)
+    after = np.where(has_after, order[np.minimum(after, len(order) - 1)], -1)
+    before = np.where(has_before, order[before], -1)
+    d_after, d_before = np.abs(rt[after] - rt[subjects]), np.abs(rt[subjects] - rt[before])
+    take_after = ~has_before | (has_after & ((d_after < d_before) | (
+        (d_after == d_before) & (row_id[after] < row_id[before]))))
+    return np.where(take_after, after, before)
+
+
+def _match_keys(eligible, oac, subjects) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per (core, non-OAc modifiers, tail, OAc count) key: every row's own as a
+    candidate, and each subject's with one OAc fewer."""
+    keys = [eligible["core"], eligible["_non_oac_key"], eligible["tail"].fillna("\0null")]
+    code, _ = group_codes(*(pd.concat([key, key.iloc[subjects]], ignore_index=True)
+                            for key in keys), np.concatenate([oac, oac[subjects] - 1]))
+    return code[:len(oac)], code[len(oac):]
+
+
+def _same_key(sorted_at: np.ndarray, at: np.ndarray, key: np.ndarray, n_ranks: int) -> np.ndarray:
+    """Whether position ``at`` of the sorted candidates exists and has the subject's key."""
+    inside = (at >= 0) & (at < len(sorted_at))
+    return inside & (sorted_at[np.clip(at, 0, len(sorted_at) - 1)] // n_ranks == key)
 
 
 def run_rule4(eligible: pd.DataFrame, params: AnalysisParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rule 4 per-row columns (indexed like ``eligible``) and the O-acetylation table (13.3)."""
-    rows = eligible.assign(_tail_key=eligible["tail"].fillna("\0null"),
-                           _match_oac=eligible["oac_count"].astype("int64"))
-    subjects = rows[rows["_match_oac"] >= 1].assign(_match_oac=lambda d: d["_match_oac"] - 1)
-    per_row = pd.DataFrame(index=eligible.index)
-    per_row["rule4_verdict"] = None
-    per_row["rule4_base_row_id"] = pd.array([pd.NA] * len(eligible), dtype="Int64")
-    per_row["rule4_rt_shift"] = np.nan
-    per_row["_rule4_note"] = None
-    if subjects.empty:
-        return per_row, pd.DataFrame(columns=OAC_COLUMNS)
-    base = _nearest_base(subjects, rows)
-    table = _verdicts(subjects, base, eligible, params)
-    index = subjects.index
-    per_row.loc[index, "rule4_verdict"] = table["verdict"].to_numpy()
-    per_row.loc[index, "rule4_base_row_id"] = table["base_row_id"].to_numpy()
-    per_row.loc[index, "rule4_rt_shift"] = table["rt_shift"].to_numpy()
-    per_row.loc[index, "_rule4_note"] = table["note"].to_numpy()
+    oac = eligible["oac_count"].to_numpy(np.int64)
+    subjects = np.flatnonzero(oac >= 1)
+    table = (_table(eligible, subjects, nearest_base(eligible, oac, subjects), params)
+             if len(subjects) else pd.DataFrame(columns=OAC_COLUMNS))
+    n = len(eligible)
+    verdict, note = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    base, shift = np.full(n, np.nan), np.full(n, np.nan)
+    if len(subjects):
+        verdict[subjects] = table["verdict"].to_numpy(object)
+        note[subjects] = table["note"].to_numpy(object)
+        base[subjects] = table["base_row_id"].to_numpy(float, na_value=np.nan)
+        shift[subjects] = table["rt_shift"].to_numpy()
+    index = eligible.index
+    per_row = pd.DataFrame({"rule4_verdict": pd.Series(verdict, index=index, dtype=object),
+                            "rule4_base_row_id": pd.array(base, dtype="Int64"),
+                            "rule4_rt_shift": shift,
+                            "_rule4_note": pd.Series(note, index=index, dtype=object)},
+                           index=index)
     return per_row, table
 
 
-def _verdicts(subjects, base, eligible, params) -> pd.DataFrame:
-    names = eligible.set_index("row_id")["Name"]
-    table = pd.DataFrame({
-        "oac_row_id": subjects["row_id"].to_numpy(),
-        "oac_name": subjects["Name"].to_numpy(),
-        "oac_count": subjects["oac_count"].to_numpy(),
-        "base_row_id": pd.array(base["base_row_id"].to_numpy(), dtype="Int64"),
-        "rt_oac": subjects["RT"].to_numpy(float),
-        "rt_base": base["rt_base"].to_numpy(float),
+def _table(eligible, subjects, base, params) -> pd.DataFrame:
+    """The O-acetylation table: one row per subject with its base and verdict."""
+    found = base >= 0
+    row_id, rt = eligible["row_id"].to_numpy(), eligible["RT"].to_numpy(float)
+    names = eligible["Name"].to_numpy(object)
+    base_row_id = np.where(found, row_id[base], -1)
+    rt_base = np.where(found, rt[base], np.nan)
+    shift = rt[subjects] - rt_base
+    verdict, note = _verdicts(shift, base_row_id, found, params)
+    return pd.DataFrame({
+        "oac_row_id": row_id[subjects],
+        "oac_name": names[subjects],
+        "oac_count": eligible["oac_count"].to_numpy(np.int64)[subjects],
+        "base_row_id": pd.array(np.where(found, base_row_id, np.nan), dtype="Int64"),
+        "base_name": pd.Series(np.where(found, names[base], None), dtype=object),
+        "rt_oac": rt[subjects],
+        "rt_base": rt_base,
+        "rt_shift": shift,
+        "verdict": verdict,
+        "note": note,
     })
-    table.insert(4, "base_name", table["base_row_id"].map(names, na_action="ignore").astype(object)
-                 .where(table["base_row_id"].notna(), None))
-    table["rt_shift"] = table["rt_oac"] - table["rt_base"]
-    table["verdict"], table["note"] = zip(*(
-        _verdict(shift, base_id, params) for shift, base_id in
-        zip(table["rt_shift"], table["base_row_id"]))) if len(table) else ([], [])
-    return table[OAC_COLUMNS]
 
 
-def _verdict(shift: float, base_id, params: AnalysisParams) -> tuple[str, str]:
-    if pd.isna(base_id):
-        return ("not verifiable",
-                "Rule 4: not verifiable, no peak of the same compound with one OAc fewer")
-    if shift <= 0:
-        return ("inconsistent", "Rule 4: inconsistent, O-acetylation did not increase RT "
-                f"({signed3(shift)} min vs row {base_id})")
-    if params.oac_shift_min <= shift <= params.oac_shift_max:
-        return "consistent", f"Rule 4: consistent, RT {signed3(shift)} min vs row {base_id}"
-    return ("inconsistent", f"Rule 4: inconsistent, RT shift {signed3(shift)} min outside "
-            f"[{as_set(params.oac_shift_min)}, {as_set(params.oac_shift_max)}] min "
-            f"(vs row {base_id})")
+def _verdicts(shift, base_row_id, found, params) -> tuple[np.ndarray, list[str]]:
+    """Verdict and note of each subject (8.4)."""
+    within = (params.oac_shift_min <= shift) & (shift <= params.oac_shift_max)
+    verdict = np.select([~found, shift <= 0, within],
+                        ["not verifiable", "inconsistent", "consistent"], "inconsistent")
+    window = f"[{as_set(params.oac_shift_min)}, {as_set(params.oac_shift_max)}]"
+    notes = []
+    for ok, s, base, consistent in zip(found.tolist(), shift.tolist(), base_row_id.tolist(),
+                                       within.tolist()):
+        if not ok:
+            notes.append("Rule 4: not verifiable, no peak of the same compound with one OAc fewer")
+        elif s <= 0:
+            notes.append("Rule 4: inconsistent, O-acetylation did not increase RT "
+                         f"({signed3(s)} min vs row {base})")
+        elif consistent:
+            notes.append(f"Rule 4: consistent, RT {signed3(s)} min vs row {base}")
+        else:
+            notes.append(f"Rule 4: inconsistent, RT shift {signed3(s)} min outside {window} min "
+                         f"(vs row {base})")
+    return verdict.astype(object), notes

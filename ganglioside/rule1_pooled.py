@@ -324,11 +324,11 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     return judged, levels, _prefix_counts([prefix for prefix, _ in groups], values, starts)
 
 
-JUDGED_DTYPES = {"rule1_status": "str", "rule1_model": "str", "rule1_model_n": "int64",
+JUDGED_DTYPES = {"rule1_status": object, "rule1_model": object, "rule1_model_n": "int64",
                  "rule1_model_r2_cv": "float64", "predicted_rt": "float64", "residual": "float64",
                  "z": "float64", "rule1_scale": "float64", "isomer_series": "Int64",
                  "confidence": "float64", "anchor_disagrees": "bool",
-                 "rule1_series_offset": "float64", "_rule1_note": "str"}
+                 "rule1_series_offset": "float64", "_rule1_note": object}
 """The 2.0 Rule 1 columns per row, in order, with their dtypes."""
 JUDGED_COLUMNS = list(JUDGED_DTYPES)
 

@@ -32,7 +32,6 @@ ISOMER_HINT = "; another peak of this name fits the model, so this peak may be a
 
 ROW_COLUMNS = ("rule1_status", "anchor_disagrees", "predicted_rt", "residual", "z", "rule1_scale",
                "rule1_series_offset")
-TEXT_DTYPES = {"rule1_status": "str", "_rule1_note": "str"}
 
 
 def positions_by(keys: pd.Series | np.ndarray) -> list[tuple[object, np.ndarray]]:
@@ -47,10 +46,14 @@ def positions_by(keys: pd.Series | np.ndarray) -> list[tuple[object, np.ndarray]
     return [(values[i], order[bounds[i]:bounds[i + 1]]) for i in range(len(values))]
 
 
-def frame_of(columns: dict[str, np.ndarray], index: pd.Index, dtypes: dict[str, str]
-             ) -> pd.DataFrame:
-    """One DataFrame from per-row arrays, with the given dtypes for some of its columns."""
-    return pd.DataFrame(columns, index=index).astype(dtypes)
+def frame_of(columns: dict[str, np.ndarray], index: pd.Index,
+             dtypes: dict[str, object] | None = None) -> pd.DataFrame:
+    """One DataFrame from per-row arrays (then ``dtypes`` applied). Object arrays (text) stay
+    object: the string dtype would convert every note twice for nothing."""
+    frame = pd.DataFrame({name: pd.Series(values, index=index, dtype=object, copy=False)
+                          if values.dtype == object else values
+                          for name, values in columns.items()}, index=index)
+    return frame.astype(dtypes) if dtypes else frame
 
 
 @dataclass(frozen=True)
@@ -382,7 +385,7 @@ def _per_row(index: pd.Index, positions: list[np.ndarray],
         return pd.DataFrame(columns=columns, index=index)
     at = np.concatenate(positions)
     values = {col: np.concatenate([part[col] for part in parts]) for col in columns}
-    return frame_of(values, index[at], TEXT_DTYPES).reindex(index)
+    return frame_of(values, index[at]).reindex(index)
 
 
 def _group_warnings(fit: GroupFit, group: GroupRows, scored: dict[str, np.ndarray]):

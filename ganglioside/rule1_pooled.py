@@ -40,7 +40,7 @@ unused, scaled into [0.5, 1]. The reliability table of ``bench/accuracy.py`` che
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,14 +143,14 @@ def _metrics(level: str, y: np.ndarray, residual: np.ndarray) -> LevelMetrics:
 # ---------------------------------------------------------------- composition offsets
 
 
-def composition_features(first_rows: pd.DataFrame, modifier_counts: pd.DataFrame
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """Design matrix of one row per prefix (its first row): intercept, sialic acids, neutral core
-    sugars, one column per modifier; and whether the prefix's counts are known."""
-    sialic = first_rows["sialic_acid_count"].astype(float).to_numpy()
-    neutral = first_rows["_neutral_core"].astype(float).to_numpy()
-    mods = modifier_counts.reindex(first_rows["row_id"]).fillna(0).to_numpy(float)
-    features = np.column_stack([np.ones(len(first_rows)), sialic, neutral, mods])
+def composition_features(eligible: pd.DataFrame, first: np.ndarray,
+                         modifier_counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Design matrix of one row per prefix (from its first row, at ``first``): intercept, sialic
+    acids, neutral core sugars, one column per modifier; and whether its counts are known."""
+    sialic = eligible["sialic_acid_count"].to_numpy(float, na_value=np.nan)[first]
+    neutral = eligible["_neutral_core"].to_numpy(float, na_value=np.nan)[first]
+    mods = modifier_counts.reindex(eligible["row_id"].to_numpy()[first]).fillna(0).to_numpy(float)
+    features = np.column_stack([np.ones(len(first)), sialic, neutral, mods])
     return features, ~(np.isnan(sialic) | np.isnan(neutral))
 
 
@@ -232,8 +232,8 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
     pooled, residual = pooled_cv(anchors, slope, len(groups))
     scale = max(float(np.sqrt(np.mean(residual ** 2))) if len(residual) else 0.0,
                 params.rt_sd_floor)
-    features, known = composition_features(eligible.iloc[[at[0] for _, at in groups]],
-                                           modifier_counts)
+    features, known = composition_features(eligible, np.array([at[0] for _, at in groups],
+                                                               dtype=np.intp), modifier_counts)
     n_anchors = np.bincount(anchors.prefix, minlength=len(groups))
     coef, comp_metrics = _composition_model(features, np.flatnonzero(known & (n_anchors > 0)),
                                             n_anchors, anchors, slope)
@@ -303,8 +303,10 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     rows = PrefixRows.of(eligible, fragments)
     groups = positions_by(eligible["prefix"])
     ctx = build_context(eligible, rows, groups, modifier_counts, own, params)
-    own_fits = own.set_index("prefix")[["accepted", "n_anchors", "r2_cv", "rmse_cv"]].to_dict(
-        "index")
+    own_fits = {prefix: {"accepted": accepted, "n_anchors": n, "r2_cv": r2, "rmse_cv": rmse}
+                for prefix, accepted, n, r2, rmse in zip(own["prefix"], own["accepted"],
+                                                         own["n_anchors"], own["r2_cv"],
+                                                         own["rmse_cv"])}
     own_predicted = rule1["predicted_rt"].to_numpy(float)
     lines = {prefix: _main_line(rows.take(at), own_predicted[at], own_fits[prefix], ctx,
                                 ctx.priors.get(prefix))
@@ -528,28 +530,28 @@ def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.Da
 
 
 def _warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFrame):
-    for record in groups.itertuples(index=False):
-        if not record.accepted and record.n_anchors >= 1 and record.reason and \
-                "required anchors" not in record.reason:
+    for prefix, accepted, n_anchors, reason, judged_by in zip(
+            groups["prefix"], groups["accepted"], groups["n_anchors"], groups["reason"],
+            groups["judged_by"]):
+        if not accepted and n_anchors >= 1 and reason and "required anchors" not in reason:
             yield AnalysisWarning("model_rejected", "warning",
-                                  f"{record.prefix}: own model rejected ({record.reason}); "
-                                  f"judged by the {record.judged_by} model instead", (),
-                                  record.prefix)
-    disagree = eligible.loc[judged["anchor_disagrees"].astype(bool)]
-    for prefix, rows in disagree.groupby("prefix", sort=False):
-        ids = rows["row_id"].tolist()
+                                  f"{prefix}: own model rejected ({reason}); "
+                                  f"judged by the {judged_by} model instead", (), prefix)
+    row_id = eligible["row_id"].to_numpy()
+    disagree = judged["anchor_disagrees"].to_numpy(bool)
+    for prefix, at in positions_by(eligible["prefix"].to_numpy(object)[disagree]):
+        ids = row_id[disagree][at].tolist()
         yield AnalysisWarning("anchor_disagrees", "warning",
                               f"{prefix}: {len(ids)} anchor(s) lie off every line of the model "
                               f"(rows {first_items(ids)})", tuple(ids), prefix)
-    levels = groups["judged_by"].value_counts()
+    levels = Counter(groups["judged_by"].tolist())
     yield AnalysisWarning("rule1_levels", "info", "Rule 1 prefixes judged by level: " + ", ".join(
-        f"{level} {int(levels.get(level, 0))}" for level in (*LEVELS, "none")), ())
-    undecided = groups[groups["judged_by"] == "none"]
-    if len(undecided):
-        rows = eligible.loc[judged["rule1_status"].eq("unverified"), "row_id"].tolist()
+        f"{level} {levels[level]}" for level in (*LEVELS, "none")), ())
+    if levels["none"]:
+        ids = row_id[(judged["rule1_status"] == "unverified").to_numpy(bool)].tolist()
         yield AnalysisWarning("groups_without_model", "info",
-                              f"{len(undecided)} prefixes could not be judged at any level; "
-                              f"{len(rows)} rows are unverified", tuple(rows))
+                              f"{levels['none']} prefixes could not be judged at any level; "
+                              f"{len(ids)} rows are unverified", tuple(ids))
 
 
 def with_fragment_confidence(confidence: np.ndarray, fragments: np.ndarray, rt_diff: np.ndarray,

@@ -56,47 +56,77 @@ def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float,
     so when several larger glycans co-elute, the one eluting nearest is the likeliest parent
     (within one composition, i.e. repeated peaks of one name, the largest still wins).
     """
+    if part.empty:
+        return np.empty(0, dtype=np.int64)
     rt = part["RT"].to_numpy(float)
     vol = part["Volume"].to_numpy(float)
     sugar = part["sugar_count"].to_numpy(np.int64)
     row_id = part["row_id"].to_numpy(np.int64)
     tail = pd.factorize(part["tail"], use_na_sentinel=False)[0]  # a missing tail is one tail
-    class_id = np.unique(np.column_stack([tail, comp]), axis=0, return_inverse=True)[1].ravel()
-    frags, candidates, class_sugars = [], [], []
-    for _, tail_rows in positions_by(tail):
-        classes = class_id[tail_rows]
-        ids, first = np.unique(classes, return_index=True)
-        if len(ids) < 2:
-            continue
-        tail_comp, tail_sugar = comp[tail_rows], sugar[tail_rows]
-        for parent_class, p0 in zip(ids, tail_rows[first]):
-            contained = np.all(tail_comp <= comp[p0], axis=1) & (tail_sugar < sugar[p0])
-            if not contained.any():
+    class_id = _class_codes(tail, comp)
+    order = np.argsort(class_id, kind="stable")
+    starts = np.searchsorted(class_id[order], np.arange(class_id.max() + 2))
+    members = [order[starts[c]:starts[c + 1]] for c in range(len(starts) - 1)]  # in row order
+    first = order[starts[:-1]]  # a class's first row stands for it: its composition, its sugars
+    fewest_sugars = np.minimum.reduceat(sugar[order], starts[:-1])
+    frags, candidates = [], []
+    for _, classes in positions_by(tail[first]):
+        contained = (np.all(comp[first[classes]][None, :, :] <= comp[first[classes]][:, None, :],
+                            axis=2)
+                     & (fewest_sugars[classes][None, :] < sugar[first[classes]][:, None]))
+        for parent, inside in zip(classes, contained):
+            if not inside.any():
                 continue
-            frag, candidate = _best_in_class(tail_rows[contained],
-                                             tail_rows[classes == parent_class],
-                                             rt, vol, row_id, tolerance)
+            rows = np.concatenate([members[c] for c in classes[inside]])
+            frag, candidate = _best_in_class(rows[sugar[rows] < sugar[first[parent]]],
+                                             members[parent], rt, vol, row_id, tolerance)
             frags.append(frag)
             candidates.append(candidate)
-            class_sugars.append(np.full(len(frag), sugar[p0]))
-    return _choose(len(part), frags, candidates, class_sugars, rt, vol, row_id, nearest_first)
+    choice_rank = _rank(vol, sugar[first[class_id]], -row_id)
+    return _choose(frags, candidates, choice_rank, rt, row_id, nearest_first)
 
 
-def _choose(n, frags, candidates, class_sugars, rt, vol, row_id, nearest_first) -> np.ndarray:
-    """Per fragment, the ``row_id`` of the candidate (one per parent class) with the largest
-    (closeness if ``nearest_first``, Volume, sugars, smaller ``row_id``); -1 without one."""
-    parent = np.full(n, -1, dtype=np.int64)
+def _class_codes(tail: np.ndarray, comp: np.ndarray) -> np.ndarray:
+    """Class number of each row: one per (tail, composition), numbered in that sorted order (so
+    each tail's classes are one run of numbers)."""
+    key, size = tail.astype(np.int64), int(tail.max()) + 1
+    for column in comp.T:
+        values, code = np.unique(column, return_inverse=True)
+        size *= len(values)
+        if size >= 2 ** 62:  # too many compositions for one integer: compare rows instead
+            return np.unique(np.column_stack([tail, comp]), axis=0,
+                             return_inverse=True)[1].ravel()
+        key = key * len(values) + code.ravel()
+    return np.unique(key, return_inverse=True)[1].ravel()
+
+
+def _rank(*keys: np.ndarray) -> np.ndarray:
+    """Rank of each row when sorted by ``keys`` (first key first), 0 = smallest."""
+    rank = np.empty(len(keys[0]), dtype=np.int64)
+    rank[np.lexsort(keys[::-1])] = np.arange(len(keys[0]))
+    return rank
+
+
+def _choose(frags, candidates, choice_rank, rt, row_id, nearest_first) -> np.ndarray:
+    """Per fragment, the ``row_id`` of its best candidate (one per parent class): the nearest in
+    RT (to 1e-9 min) if ``nearest_first``, then the highest ``choice_rank``; -1 without one.
+
+    Both criteria fold into one integer per pair, so the best is a running maximum (no sort).
+    """
+    n = len(choice_rank)
+    best = np.full(n, -1, dtype=np.int64)
     frag = np.concatenate([np.empty(0, dtype=np.int64), *frags])
-    if not len(frag):
-        return parent
-    candidate = np.concatenate(candidates)
-    closeness = (-np.round(np.abs(rt[frag] - rt[candidate]), 9) if nearest_first
-                 else np.zeros(len(frag)))
-    order = np.lexsort((-row_id[candidate], np.concatenate(class_sugars), vol[candidate],
-                        closeness, frag))
-    last = np.append(frag[order][1:] != frag[order][:-1], True)  # the largest key per fragment
-    parent[frag[order[last]]] = row_id[candidate[order[last]]]
-    return parent
+    candidate = np.concatenate([np.empty(0, dtype=np.int64), *candidates])
+    key = choice_rank[candidate]
+    if nearest_first and len(frag):
+        # whole nanominutes, as round(ΔRT, 9) compares them: fewer is better
+        distance = np.rint(np.abs(rt[frag] - rt[candidate]) * 1e9).astype(np.int64)
+        key = key + (distance.max() - distance) * n
+    np.maximum.at(best, frag, key)
+    by_rank = np.empty(n, dtype=np.int64)
+    by_rank[choice_rank] = row_id
+    found = best >= 0
+    return np.where(found, by_rank[np.where(found, best, 0) % n], -1)
 
 
 def _best_in_class(frag, parents, rt, vol, row_id, tolerance) -> tuple[np.ndarray, np.ndarray]:
@@ -124,9 +154,8 @@ def run_rule5(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, params: Ana
     """Rule 5 per-row columns (indexed like ``eligible``, with ``_rule5_note``) and events (13.4)."""
     at = participants_of(eligible)
     part = eligible[PART_COLUMNS].iloc[at]
-    parent_row = (find_parents(part, composition_matrix(part, modifier_counts),
-                               params.rt_tolerance, nearest_first=params.algorithm_version != "1.0")
-                  if len(at) else np.empty(0, dtype=np.int64))
+    parent_row = find_parents(part, composition_matrix(part, modifier_counts),
+                              params.rt_tolerance, nearest_first=params.algorithm_version != "1.0")
     frag_at = at[parent_row >= 0]
     parent_at = pd.Index(eligible["row_id"]).get_indexer(parent_row[parent_row >= 0])
     events, event_of = _events(eligible, frag_at, parent_at)

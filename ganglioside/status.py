@@ -52,19 +52,10 @@ def status_notes(rows: pd.DataFrame, params: AnalysisParams) -> pd.Series:
     return pd.Series(np.where(coincidence, COINCIDENCE_NOTE, None), index=rows.index, dtype=object)
 
 
-def reasons(rows: pd.DataFrame) -> np.ndarray:
+def reasons(rows: pd.DataFrame) -> list[str]:
     """Notes joined by `` | `` in rule order; invalid rows carry only their input note."""
-    joined = np.full(len(rows), "", dtype=object)
-    started = np.zeros(len(rows), dtype=bool)
-    for column in NOTE_COLUMNS:
-        notes = rows[column]
-        present = (notes.notna() & notes.ne("")).to_numpy(bool)
-        text = notes.to_numpy(object)
-        more = present & started
-        joined[more] = joined[more] + " | " + text[more]
-        joined[present & ~started] = text[present & ~started]
-        started |= present
-    return joined
+    notes = [rows[column].where(rows[column].notna(), None).tolist() for column in NOTE_COLUMNS]
+    return [" | ".join(filter(None, row)) for row in zip(*notes)]
 
 
 def summarize(rows: pd.DataFrame, groups: pd.DataFrame, oac: pd.DataFrame, events: pd.DataFrame,

@@ -49,7 +49,7 @@ import pandas as pd
 from .formatting import first_items, fixed3, signed3
 from .params import AnalysisParams
 from .result import AnalysisWarning
-from .rule1_regression import RowArrays, frame_of, positions_by
+from .rule1_regression import RowArrays, frame_of, pick, positions_by
 
 ISOMER_SERIES = ("GD1", "GT1", "GQ1", "GM1")
 SERIES_MIN_TAILS = 3
@@ -451,7 +451,7 @@ def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], p
     p_correct = _p_correct(z, scale)
     out = _constant_columns(len(rows.rt), level, n, r2)
     out.update(
-        rule1_status=np.where(outlier, "outlier", "valid").astype(object),
+        rule1_status=pick(outlier, "outlier", "valid"),
         predicted_rt=predicted + lines[nearest], residual=off_line, z=z,
         rule1_scale=np.full(len(rows.rt), scale),
         isomer_series=np.where(outlier, np.nan, nearest + 1),
@@ -495,15 +495,15 @@ def _notes(prefix, level, n, r2, outlier, series, z, scale, lines, params) -> np
 def _undecided(rows: PrefixRows, prefix) -> dict[str, np.ndarray]:
     n_rows, anchor = len(rows.rt), rows.anchor
     out = _constant_columns(n_rows, "none", 0, np.nan)
-    out["rule1_status"] = np.where(anchor, "valid", "unverified").astype(object)
+    out["rule1_status"] = pick(anchor, "valid", "unverified")
     for column in ("predicted_rt", "residual", "z", "rule1_scale", "confidence", "isomer_series",
                    "rule1_series_offset"):
         out[column] = np.full(n_rows, np.nan)
     out["anchor_disagrees"] = np.zeros(n_rows, dtype=bool)
-    out["_rule1_note"] = np.where(
+    out["_rule1_note"] = pick(
         anchor, f"Rule 1: anchor (no model for {prefix} at any level)",
         f"Rule 1: unverified, no model for {prefix} at any level (no anchor, one peak, "
-        "composition not predictable)").astype(object)
+        "composition not predictable)")
     return out
 
 

@@ -46,6 +46,12 @@ def positions_by(keys: pd.Series | np.ndarray) -> list[tuple[object, np.ndarray]
     return [(values[i], order[bounds[i]:bounds[i + 1]]) for i in range(len(values))]
 
 
+def pick(condition: np.ndarray, if_true: str, if_false: str) -> np.ndarray:
+    """``if_true`` where ``condition`` holds, else ``if_false``: an object array whose rows share
+    the two strings (one text per row would cost memory on large tables)."""
+    return np.array([if_false, if_true], dtype=object)[condition.astype(np.intp)]
+
+
 def frame_of(columns: dict[str, np.ndarray], index: pd.Index,
              dtypes: dict[str, object] | None = None) -> pd.DataFrame:
     """One DataFrame from per-row arrays (then ``dtypes`` applied). Object arrays (text) stay
@@ -243,13 +249,13 @@ def score_rows(fit: GroupFit, group: GroupRows, params: AnalysisParams) -> dict[
     for col in ("predicted_rt", "residual", "z", "rule1_scale", "rule1_series_offset"):
         out[col] = np.full(n, np.nan)
     if not fit.accepted:
-        out["rule1_status"] = np.where(anchor, "valid", "unverified").astype(object)
+        out["rule1_status"] = pick(anchor, "valid", "unverified")
         why = (f"{fit.n_anchors} of {params.min_anchors} required anchors" if fit.no_model
                else f"model rejected: {fit.reason}")
         anchor_note = f"Rule 1: anchor (no model; {why})"
         other_note = (f"Rule 1: unverified, no model for {fit.prefix} ({fit.reason})" if fit.no_model
                       else f"Rule 1: unverified, model for {fit.prefix} rejected ({fit.reason})")
-        out["_rule1_note"] = np.where(anchor, anchor_note, other_note).astype(object)
+        out["_rule1_note"] = pick(anchor, anchor_note, other_note)
         return out
     predicted = linear(fit.model, standardize(
         fit.scaler, predictor_matrix(group.predictors, fit.predictors)))
@@ -259,7 +265,7 @@ def score_rows(fit: GroupFit, group: GroupRows, params: AnalysisParams) -> dict[
         z = np.where(residual == 0, 0.0, residual / s) if s == 0 else residual / s
     outlier = np.abs(z) >= params.outlier_threshold
     out.update(predicted_rt=predicted, residual=residual, z=z, rule1_scale=np.full(n, s))
-    out["rule1_status"] = np.where(outlier, "outlier", "valid").astype(object)
+    out["rule1_status"] = pick(outlier, "outlier", "valid")
     out["anchor_disagrees"] = outlier & anchor
     out["_rule1_note"] = np.array(
         _scored_notes(fit.prefix, anchor, outlier, z, predicted, s, params), dtype=object)

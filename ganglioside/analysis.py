@@ -110,7 +110,7 @@ def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
     """Join every rule's per-row columns; invalid rows get nulls (booleans false)."""
     eligible = rows["_eligible"].to_numpy()
     own = [c for c in DERIVED_COLUMNS_V2 if c in rows.columns and c not in BOOLEAN_COLUMNS]
-    columns = {column: rows[column].where(eligible, None) for column in own}
+    columns = {column: _nulled(rows[column], ~eligible) for column in own}
     for part in parts:
         part = part.reindex(rows.index)
         for column in part.columns:
@@ -122,13 +122,22 @@ def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
     return out
 
 
+def _nulled(values: pd.Series, invalid: np.ndarray) -> pd.Series:
+    """A derived column with nulls on the invalid rows (None in text columns)."""
+    if values.dtype != object:
+        return values.mask(invalid)
+    text = values.to_numpy(dtype=object, copy=True)
+    text[invalid] = None
+    return pd.Series(text, index=values.index, dtype=object)
+
+
 def _null_filled(column: str, values: pd.Series) -> pd.Series:
     """A rule's column on all rows: booleans false where missing, text None where missing, plain
     integers as floats (a column that can hold the nulls of invalid rows)."""
     if column in BOOLEAN_COLUMNS:
         return values.fillna(False).astype(bool)
     if pd.api.types.is_string_dtype(values.dtype):
-        return values.astype(object).where(values.notna(), None)
+        return _nulled(values.astype(object), pd.isna(values).to_numpy())
     if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
         return values.astype(float)
     return values

@@ -38,13 +38,14 @@ def run_checks(rows: pd.DataFrame, groups: pd.DataFrame, rt_tolerance: float) ->
     trusted = rows[INPUT_COLUMNS][rows["status"].isin(["valid", "unverified"]).to_numpy()]
     records = [*_sugar_order(trusted), *_category_order(trusted, rt_tolerance),
                *_modifier_direction(trusted), *_slope_consistency(groups)]
-    return pd.DataFrame.from_records(records, columns=CHECK_COLUMNS).astype(
-        {"n": "int64", "value": "float64", "flagged": bool})
+    columns = dict(zip(CHECK_COLUMNS, zip(*records))) if records else {}
+    dtypes = {"n": np.int64, "value": float, "flagged": bool}
+    return pd.DataFrame({name: np.array(columns.get(name, []), dtype=dtypes.get(name, object))
+                         for name in CHECK_COLUMNS})
 
 
-def _record(check, subject, n, value, expected, flagged, note) -> dict:
-    return dict(zip(CHECK_COLUMNS, (check, subject, int(n), float(value), expected,
-                                    bool(flagged), note)))
+def _record(check, subject, n, value, expected, flagged, note) -> tuple:
+    return check, subject, int(n), float(value), expected, bool(flagged), note
 
 
 def group_codes(*keys: pd.Series) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -220,11 +221,12 @@ def _parts(text: str) -> tuple:
 
 
 def _slope_consistency(groups: pd.DataFrame):
-    own = groups[groups["accepted"].astype(bool) & groups["slope_raw_log_p"].notna()]
-    if len(own) < 3:
+    slopes = groups["slope_raw_log_p"].to_numpy(float)
+    own = groups["accepted"].to_numpy(bool) & ~np.isnan(slopes)
+    if own.sum() < 3:
         return
-    median = float(own["slope_raw_log_p"].median())
-    for prefix, slope in zip(own["prefix"], own["slope_raw_log_p"]):
+    median = float(np.median(slopes[own]))
+    for prefix, slope in zip(groups["prefix"].to_numpy(object)[own], slopes[own]):
         yield _record("slope_consistency", prefix, 1, slope, f"{median:.3f} ± {SLOPE_TOLERANCE}",
                       abs(slope - median) > SLOPE_TOLERANCE,
                       f"raw Log P slope {slope:.3f} min per unit vs median {median:.3f}")

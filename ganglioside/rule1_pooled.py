@@ -319,20 +319,20 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
              for prefix, at in groups]
     levels = pd.DataFrame([m.as_record() for m in ctx.metrics.values()])
     values = {column: np.concatenate([part[column] for part in parts]) if parts
-              else np.empty(0, dtype=object) for column in JUDGED_COLUMNS}
+              else np.empty(0, dtype=dtype) for column, dtype in JUDGED_COLUMNS.items()}
     at = np.concatenate([np.empty(0, dtype=np.intp), *(at for _, at in groups)])
     starts = np.cumsum([0, *(len(at) for _, at in groups)])[:-1]
-    judged = frame_of(values, eligible.index[at], JUDGED_DTYPES).reindex(eligible.index)
+    judged = frame_of(values, eligible.index[at], {"isomer_series": "Int64"}).reindex(
+        eligible.index)
     return judged, levels, _prefix_counts([prefix for prefix, _ in groups], values, starts)
 
 
-JUDGED_DTYPES = {"rule1_status": object, "rule1_model": object, "rule1_model_n": "int64",
-                 "rule1_model_r2_cv": "float64", "predicted_rt": "float64", "residual": "float64",
-                 "z": "float64", "rule1_scale": "float64", "isomer_series": "Int64",
-                 "confidence": "float64", "anchor_disagrees": "bool",
-                 "rule1_series_offset": "float64", "_rule1_note": object}
-"""The 2.0 Rule 1 columns per row, in order, with their dtypes."""
-JUDGED_COLUMNS = list(JUDGED_DTYPES)
+JUDGED_COLUMNS = {"rule1_status": object, "rule1_model": object, "rule1_model_n": np.int64,
+                  "rule1_model_r2_cv": float, "predicted_rt": float, "residual": float, "z": float,
+                  "rule1_scale": float, "isomer_series": float, "confidence": float,
+                  "anchor_disagrees": bool, "rule1_series_offset": float, "_rule1_note": object}
+"""The 2.0 Rule 1 columns per row, in order, with the dtypes of their arrays (the isomer line,
+NaN for none, becomes a nullable integer in the table)."""
 
 
 def _prefix_counts(prefixes: list[str], values: dict[str, np.ndarray], starts: np.ndarray

@@ -380,7 +380,15 @@ def run_rule1(eligible: pd.DataFrame, params: AnalysisParams,
             f"{len(without_model)} prefixes have fewer than {params.min_anchors} anchors and no "
             f"model; {len(ids)} non-anchor rows are unverified", tuple(ids)))
     return (_per_row(eligible.index, positions, scored_parts),
-            pd.DataFrame.from_records(records, columns=REGRESSION_COLUMNS), warnings)
+            _regression_table(records), warnings)
+
+
+def _regression_table(records: list[dict]) -> pd.DataFrame:
+    """The regression table (13.2), one row per group record."""
+    if not records:
+        return pd.DataFrame(columns=REGRESSION_COLUMNS)
+    return pd.DataFrame({column: [record[column] for record in records]
+                         for column in REGRESSION_COLUMNS})
 
 
 def _per_row(index: pd.Index, positions: list[np.ndarray],

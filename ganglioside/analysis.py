@@ -115,7 +115,8 @@ def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
         part = part.reindex(rows.index)
         for column in part.columns:
             columns[column] = _null_filled(column, part[column])
-    out = pd.concat([rows.drop(columns=own), pd.DataFrame(columns, index=rows.index)], axis=1)
+    out = pd.concat([rows.drop(columns=own), pd.DataFrame(columns, index=rows.index, copy=False)],
+                    axis=1)
     out["status"] = final_status(out, params)
     out["_status_note"] = status_notes(out, params)
     out["reasons"] = pd.Series(reasons(out), index=out.index, dtype=object)

@@ -58,7 +58,7 @@ def frame_of(columns: dict[str, np.ndarray], index: pd.Index,
     object: the string dtype would convert every note twice for nothing."""
     frame = pd.DataFrame({name: pd.Series(values, index=index, dtype=object, copy=False)
                           if values.dtype == object else values
-                          for name, values in columns.items()}, index=index)
+                          for name, values in columns.items()}, index=index, copy=False)
     return frame.astype(dtypes) if dtypes else frame
 
 

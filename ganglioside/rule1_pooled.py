@@ -523,8 +523,8 @@ def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.Da
         judged["confidence"] = with_fragment_confidence(
             judged["confidence"].to_numpy(), fragments, rule5["rule5_rt_diff"].to_numpy(float),
             params.rt_tolerance)
-    groups = groups.drop(columns=["n_valid", "n_outlier", "n_unverified", "n_anchor_disagrees"]
-                         ).merge(counts, left_on="prefix", right_index=True, how="left")
+    groups = pd.concat([groups.drop(columns=list(counts.columns), errors="ignore"),
+                        counts.reindex(groups["prefix"]).reset_index(drop=True)], axis=1)
     kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
     return judged, groups, levels, kept + list(_warnings_v2(groups, judged, eligible))
 

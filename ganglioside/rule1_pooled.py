@@ -525,6 +525,9 @@ def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.Da
             params.rt_tolerance)
     groups = pd.concat([groups.drop(columns=list(counts.columns), errors="ignore"),
                         counts.reindex(groups["prefix"]).reset_index(drop=True)], axis=1)
+    scale = pd.Series(judged["rule1_scale"].to_numpy(float)).groupby(
+        eligible["prefix"].to_numpy()).first()
+    groups["scale_s"] = scale.reindex(groups["prefix"]).to_numpy()  # the scale 2.0 judged with
     kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
     return judged, groups, levels, kept + list(_warnings_v2(groups, judged, eligible))
 

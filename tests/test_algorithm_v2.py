@@ -164,3 +164,13 @@ def test_algorithm_1_0_stays_reproducible_and_2_0_decides_the_sample():
     judged = v2.rows[v2.rows["status"].isin(["valid", "outlier"])]
     assert judged["rule1_model"].isin(["prefix", "pooled", "self", "composition"]).all()
     assert (judged["rule1_scale"] >= 0.05).all() and judged["rule1_model_n"].notna().all()
+
+
+def test_regression_table_shows_the_scale_2_0_judged_with():
+    result = analyze(read_table(DATA / "testwork_user.csv"))
+    groups = result.groups.set_index("prefix")
+    rows = result.rows
+    for prefix in ("GT1", "GD2", "GM2"):
+        used = rows.loc[rows["prefix"] == prefix, "rule1_scale"].iloc[0]
+        assert groups.loc[prefix, "scale_s"] == pytest.approx(used)
+    assert groups.loc["GT1", "scale_s"] > 0.05  # not the 1.0 floor from 3 anchors

@@ -121,7 +121,7 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
                                     f"{unit}, default {default:g}.")
     group.add_argument("--sample-type", dest="sample_type", choices=SAMPLE_TYPES, default=None,
                        help=f"recorded with the results (default {defaults.sample_type})")
-    group.add_argument("--algorithm-version", dest="algorithm_version",
+    group.add_argument("--algorithm-version", "--algorithm", dest="algorithm_version",
                        choices=ALGORITHM_VERSIONS, default=None,
                        help=f"algorithm to run (default {defaults.algorithm_version}; "
                             "1.0 reproduces the specification exactly)")

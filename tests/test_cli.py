@@ -211,3 +211,12 @@ def test_regression_csv_has_the_formula_guard_of_the_exports():
     assert rows[0] == list(groups.columns)
     assert rows[1][list(groups.columns).index("notes")] == "'=HYPERLINK(\"http://x\")"
     assert len(rows) == len(groups) + 1
+
+
+def test_algorithm_flag_reproduces_the_specification(tmp_path, capsys):
+    out = tmp_path / "v1"
+    assert main(["analyze", str(SAMPLE), "--out", str(out), "--algorithm", "1.0"]) == 0
+    capsys.readouterr()
+    result = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert result["algorithm_version"] == "1.0"
+    assert result["summary"]["unverified"] == 120 and result["summary"]["fragment"] == 70

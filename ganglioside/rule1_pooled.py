@@ -322,8 +322,8 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
               else np.empty(0, dtype=dtype) for column, dtype in JUDGED_COLUMNS.items()}
     at = np.concatenate([np.empty(0, dtype=np.intp), *(at for _, at in groups)])
     starts = np.cumsum([0, *(len(at) for _, at in groups)])[:-1]
-    judged = frame_of(values, eligible.index[at], {"isomer_series": "Int64"}).reindex(
-        eligible.index)
+    values["isomer_series"] = pd.array(values["isomer_series"], dtype="Int64")
+    judged = frame_of(values, eligible.index[at]).reindex(eligible.index)
     return judged, levels, _prefix_counts([prefix for prefix, _ in groups], values, starts)
 
 
@@ -340,14 +340,14 @@ def _prefix_counts(prefixes: list[str], values: dict[str, np.ndarray], starts: n
     """Per prefix (its rows start at ``starts`` in ``values``): the level that judged it, its
     verdict counts and its number of isomer lines."""
     status = values["rule1_status"]
-    counts = {"judged_by": values["rule1_model"][starts]}
+    counts = {"judged_by": pd.array(values["rule1_model"][starts], dtype="str")}
     for name in ("valid", "outlier", "unverified"):
         counts[f"n_{name}"] = np.add.reduceat((status == name).astype(np.int64), starts)
     counts["n_anchor_disagrees"] = np.add.reduceat(values["anchor_disagrees"].astype(np.int64),
                                                    starts)
     counts["isomer_lines"] = np.maximum.reduceat(
         np.nan_to_num(values["isomer_series"].astype(float), nan=1.0), starts).astype(np.int64)
-    return frame_of(counts, pd.Index(prefixes, dtype="str"), {"judged_by": "str"})
+    return frame_of(counts, pd.Index(prefixes, dtype="str"))
 
 
 @dataclass(frozen=True)

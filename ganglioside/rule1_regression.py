@@ -52,14 +52,13 @@ def pick(condition: np.ndarray, if_true: str, if_false: str) -> np.ndarray:
     return np.array([if_false, if_true], dtype=object)[condition.astype(np.intp)]
 
 
-def frame_of(columns: dict[str, np.ndarray], index: pd.Index,
-             dtypes: dict[str, object] | None = None) -> pd.DataFrame:
-    """One DataFrame from per-row arrays (then ``dtypes`` applied). Object arrays (text) stay
-    object: the string dtype would convert every note twice for nothing."""
-    frame = pd.DataFrame({name: pd.Series(values, index=index, dtype=object, copy=False)
-                          if values.dtype == object else values
-                          for name, values in columns.items()}, index=index, copy=False)
-    return frame.astype(dtypes) if dtypes else frame
+def frame_of(columns: dict[str, np.ndarray | pd.api.extensions.ExtensionArray],
+             index: pd.Index) -> pd.DataFrame:
+    """One DataFrame from per-row arrays. Object arrays (text) stay object: the string dtype
+    would convert every note twice for nothing."""
+    return pd.DataFrame({name: pd.Series(values, index=index, dtype=object, copy=False)
+                         if values.dtype == object else values
+                         for name, values in columns.items()}, index=index, copy=False)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ import pandas as pd
 from .formatting import first_items, fixed3, signed3
 from .params import AnalysisParams
 from .result import AnalysisWarning
-from .rule1_regression import RowArrays, frame_of, pick, positions_by
+from .rule1_regression import RowArrays, frame_of, in_row_order, pick, positions_by
 
 ISOMER_SERIES = ("GD1", "GT1", "GQ1", "GM1")
 SERIES_MIN_TAILS = 3
@@ -317,14 +317,19 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     parts = [_verdicts(rows.take(at), prefix, lines[prefix], parallel.get(bases[prefix], []),
                        params) if lines[prefix] else _undecided(rows.take(at), prefix)
              for prefix, at in groups]
-    levels = pd.DataFrame([m.as_record() for m in ctx.metrics.values()])
+    judged, counts = _joined(parts, groups, eligible.index)
+    return judged, pd.DataFrame([m.as_record() for m in ctx.metrics.values()]), counts
+
+
+def _joined(parts: list[dict[str, np.ndarray]], groups: list[tuple[str, np.ndarray]],
+            index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The prefixes' columns as one table in the eligible rows' order, and their counts."""
     values = {column: np.concatenate([part[column] for part in parts]) if parts
               else np.empty(0, dtype=dtype) for column, dtype in JUDGED_COLUMNS.items()}
-    at = np.concatenate([np.empty(0, dtype=np.intp), *(at for _, at in groups)])
     starts = np.cumsum([0, *(len(at) for _, at in groups)])[:-1]
+    counts = _prefix_counts([prefix for prefix, _ in groups], values, starts)
     values["isomer_series"] = pd.array(values["isomer_series"], dtype="Int64")
-    judged = frame_of(values, eligible.index[at]).reindex(eligible.index)
-    return judged, levels, _prefix_counts([prefix for prefix, _ in groups], values, starts)
+    return in_row_order(values, [at for _, at in groups], index), counts
 
 
 JUDGED_COLUMNS = {"rule1_status": object, "rule1_model": object, "rule1_model_n": np.int64,
@@ -346,7 +351,7 @@ def _prefix_counts(prefixes: list[str], values: dict[str, np.ndarray], starts: n
     counts["n_anchor_disagrees"] = np.add.reduceat(values["anchor_disagrees"].astype(np.int64),
                                                    starts)
     counts["isomer_lines"] = np.maximum.reduceat(
-        np.nan_to_num(values["isomer_series"].astype(float), nan=1.0), starts).astype(np.int64)
+        np.nan_to_num(values["isomer_series"], nan=1.0), starts).astype(np.int64)
     return frame_of(counts, pd.Index(prefixes, dtype="str"))
 
 

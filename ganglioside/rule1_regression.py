@@ -396,8 +396,15 @@ def _per_row(index: pd.Index, positions: list[np.ndarray],
     columns = [*ROW_COLUMNS, "_rule1_note"]
     if not parts:
         return pd.DataFrame(columns=columns, index=index)
-    at = np.concatenate(positions)
-    values = {col: np.concatenate([part[col] for part in parts]) for col in columns}
+    values = {column: np.concatenate([part[column] for part in parts]) for column in columns}
+    return in_row_order(values, positions, index)
+
+
+def in_row_order(values: dict[str, np.ndarray], positions: list[np.ndarray],
+                 index: pd.Index) -> pd.DataFrame:
+    """A table of per-group columns joined group after group (``positions``: each group's row
+    positions), indexed like ``index``."""
+    at = np.concatenate([np.empty(0, dtype=np.intp), *positions])
     return frame_of(values, index[at]).reindex(index)
 
 

@@ -4,12 +4,13 @@ A fragment F of parent P has the same tail, a glycan composition contained in P'
 fewer sugars, a smaller Volume, and an RT within ``rt_tolerance`` of P's. F's parent is the
 candidate with the largest Volume (then more sugars, then smaller ``row_id``).
 
-How it scales: within one tail, rows with the same composition form a class. For each class that
-can be a parent, its rows are sorted once by RT and the best candidate in each fragment's RT window
-is a range maximum (``numpy.maximum.reduceat``) over a rank that orders the class's rows by
-(Volume, smaller ``row_id``). Because the largest-Volume row of a class in the window is that
-class's best candidate, checking "smaller Volume" on it alone is exact. No pair of rows outside one
-RT window is ever looked at.
+How it scales: within one tail, rows with the same composition form a class, and containment is
+decided between classes. For each class that can be a parent, its rows are sorted once by RT and
+the best candidate in each fragment's RT window is a range maximum (``numpy.maximum.reduceat``)
+of a rank that orders rows by (Volume, sugars, smaller ``row_id``). Because the largest-Volume
+row of a class in the window is that class's best candidate, checking "smaller Volume" on it
+alone is exact. Each fragment then keeps the best of its classes' candidates as a running
+maximum. No pair of rows outside one RT window is ever looked at.
 """
 
 from __future__ import annotations
@@ -64,26 +65,28 @@ def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float,
     row_id = part["row_id"].to_numpy(np.int64)
     tail = pd.factorize(part["tail"], use_na_sentinel=False)[0]  # a missing tail is one tail
     class_id = _class_codes(tail, comp)
-    order = np.argsort(class_id, kind="stable")
-    starts = np.searchsorted(class_id[order], np.arange(class_id.max() + 2))
-    members = [order[starts[c]:starts[c + 1]] for c in range(len(starts) - 1)]  # in row order
-    first = order[starts[:-1]]  # a class's first row stands for it: its composition, its sugars
-    fewest_sugars = np.minimum.reduceat(sugar[order], starts[:-1])
+    members = [at for _, at in sorted(positions_by(class_id), key=lambda group: group[0])]
+    first = np.array([at[0] for at in members])  # a class's first row stands for it
+    fewest_sugars = np.array([sugar[at].min() for at in members])
+    # candidates ordered by (Volume, sugars, smaller row_id): the best has the highest rank
+    by_choice = np.lexsort((-row_id, sugar[first[class_id]], vol))
+    choice_rank = np.empty(len(part), dtype=np.int64)
+    choice_rank[by_choice] = np.arange(len(part))
     frags, candidates = [], []
     for _, classes in positions_by(tail[first]):
-        contained = (np.all(comp[first[classes]][None, :, :] <= comp[first[classes]][:, None, :],
-                            axis=2)
+        composition = comp[first[classes]]
+        contained = (np.all(composition[None, :, :] <= composition[:, None, :], axis=2)
                      & (fewest_sugars[classes][None, :] < sugar[first[classes]][:, None]))
         for parent, inside in zip(classes, contained):
-            if not inside.any():
-                continue
-            rows = np.concatenate([members[c] for c in classes[inside]])
-            frag, candidate = _best_in_class(rows[sugar[rows] < sugar[first[parent]]],
-                                             members[parent], rt, vol, row_id, tolerance)
-            frags.append(frag)
-            candidates.append(candidate)
-    choice_rank = _rank(vol, sugar[first[class_id]], -row_id)
-    return _choose(frags, candidates, choice_rank, rt, row_id, nearest_first)
+            if inside.any():
+                rows = np.concatenate([members[c] for c in classes[inside]])
+                frag, candidate = _best_in_class(rows[sugar[rows] < sugar[first[parent]]],
+                                                 members[parent], rt, vol, choice_rank,
+                                                 by_choice, tolerance)
+                frags.append(frag)
+                candidates.append(candidate)
+    parent = _choose(frags, candidates, choice_rank, by_choice, rt, nearest_first)
+    return np.where(parent >= 0, row_id[parent], -1)
 
 
 def _class_codes(tail: np.ndarray, comp: np.ndarray) -> np.ndarray:
@@ -100,21 +103,13 @@ def _class_codes(tail: np.ndarray, comp: np.ndarray) -> np.ndarray:
     return np.unique(key, return_inverse=True)[1].ravel()
 
 
-def _rank(*keys: np.ndarray) -> np.ndarray:
-    """Rank of each row when sorted by ``keys`` (first key first), 0 = smallest."""
-    rank = np.empty(len(keys[0]), dtype=np.int64)
-    rank[np.lexsort(keys[::-1])] = np.arange(len(keys[0]))
-    return rank
-
-
-def _choose(frags, candidates, choice_rank, rt, row_id, nearest_first) -> np.ndarray:
-    """Per fragment, the ``row_id`` of its best candidate (one per parent class): the nearest in
-    RT (to 1e-9 min) if ``nearest_first``, then the highest ``choice_rank``; -1 without one.
+def _choose(frags, candidates, choice_rank, by_choice, rt, nearest_first) -> np.ndarray:
+    """Per participant, the position of its best candidate (one per parent class): the nearest
+    in RT (to 1e-9 min) if ``nearest_first``, then the highest ``choice_rank``; -1 for none.
 
     Both criteria fold into one integer per pair, so the best is a running maximum (no sort).
     """
     n = len(choice_rank)
-    best = np.full(n, -1, dtype=np.int64)
     frag = np.concatenate([np.empty(0, dtype=np.int64), *frags])
     candidate = np.concatenate([np.empty(0, dtype=np.int64), *candidates])
     key = choice_rank[candidate]
@@ -122,20 +117,16 @@ def _choose(frags, candidates, choice_rank, rt, row_id, nearest_first) -> np.nda
         # whole nanominutes, as round(ΔRT, 9) compares them: fewer is better
         distance = np.rint(np.abs(rt[frag] - rt[candidate]) * 1e9).astype(np.int64)
         key = key + (distance.max() - distance) * n
+    best = np.full(n, -1, dtype=np.int64)
     np.maximum.at(best, frag, key)
-    by_rank = np.empty(n, dtype=np.int64)
-    by_rank[choice_rank] = row_id
-    found = best >= 0
-    return np.where(found, by_rank[np.where(found, best, 0) % n], -1)
+    return np.where(best >= 0, by_choice[best % n], -1)
 
 
-def _best_in_class(frag, parents, rt, vol, row_id, tolerance) -> tuple[np.ndarray, np.ndarray]:
-    """Fragments that have a candidate in one parent class, and that class's best candidate."""
+def _best_in_class(frag, parents, rt, vol, choice_rank, by_choice, tolerance
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Fragments that have a candidate in one parent class, and that class's best candidate
+    (the highest ``choice_rank`` in the fragment's RT window: the largest Volume)."""
     by_rt = parents[np.argsort(rt[parents], kind="stable")]
-    # rank orders the class by Volume, then by smaller row_id: its maximum is the class's choice
-    order = np.lexsort((-row_id[by_rt], vol[by_rt]))
-    rank = np.empty(len(by_rt), dtype=np.int64)
-    rank[order] = np.arange(len(by_rt))
     rt_sorted = rt[by_rt]
     lo = np.searchsorted(rt_sorted, rt[frag] - tolerance - EPSILON, side="left")
     hi = np.searchsorted(rt_sorted, rt[frag] + tolerance + EPSILON, side="right")
@@ -143,8 +134,9 @@ def _best_in_class(frag, parents, rt, vol, row_id, tolerance) -> tuple[np.ndarra
     frag, lo, hi = frag[has], lo[has], hi[has]
     if not len(frag):
         return frag, frag
-    top_rank = np.maximum.reduceat(np.append(rank, -1), np.column_stack([lo, hi]).ravel())[::2]
-    candidate = by_rt[order[top_rank]]
+    window = np.column_stack([lo, hi]).ravel()
+    top = np.maximum.reduceat(np.append(choice_rank[by_rt], -1), window)[::2]
+    candidate = by_choice[top]
     qualifies = vol[candidate] > vol[frag]
     return frag[qualifies], candidate[qualifies]
 

@@ -309,3 +309,10 @@ def test_a_one_row_table_and_underscore_extra_columns_survive_both_algorithms():
         assert result.summary["total_rows"] == 1 and result.rows.loc[0, "status"] == "valid"
         assert list(result.rows.columns[7:10]) == ["_id", "note", "input_problems"]
         assert result.rows.loc[0, "_id"] == "x-1"
+
+
+def test_a_clean_group_gets_no_series_note():
+    """Regression: an accepted group without outliers once got '... series ... +nan min'."""
+    result = analyze(line_table())
+    assert result.summary["series_rows"] == 0
+    assert not result.rows["reasons"].str.contains("series", regex=False).any()

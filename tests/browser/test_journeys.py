@@ -141,7 +141,8 @@ def big_table(path, rows: int = 150_000) -> None:
     table.to_csv(path, index=False)
 
 
-def test_reload_mid_run_keeps_the_progress_and_reaches_results(server, page, tmp_path):
+def start_long_run(server, page, tmp_path) -> None:
+    """Upload a 150,000-row table, run it, and wait until its progress bar shows."""
     big = tmp_path / "long_run.csv"
     big_table(big)
     page.goto(server.url)
@@ -149,6 +150,10 @@ def test_reload_mid_run_keeps_the_progress_and_reaches_results(server, page, tmp
     expect(metric(page, "Rows")).to_have_text("150,000", timeout=120_000)
     click(page, "analyze_run")
     widget(page, "analyze_status").locator("[data-testid='stProgress']").wait_for()
+
+
+def test_reload_mid_run_keeps_the_progress_and_reaches_results(server, page, tmp_path):
+    start_long_run(server, page, tmp_path)
     page.wait_for_url(RUN_URL)
     run_id = RUN_URL.match(page.url).group(1)
 
@@ -203,13 +208,7 @@ def test_method_page(server, page):
 
 
 def test_a_running_analysis_can_be_cancelled(server, page, tmp_path):
-    big = tmp_path / "long_run.csv"
-    big_table(big)
-    page.goto(server.url)
-    upload(page, big)
-    expect(metric(page, "Rows")).to_have_text("150,000", timeout=120_000)
-    click(page, "analyze_run")
-    widget(page, "analyze_status").locator("[data-testid='stProgress']").wait_for()
+    start_long_run(server, page, tmp_path)
     click(page, "analyze_cancel")
     expect(page.get_by_text("This analysis was cancelled")).to_be_visible(timeout=120_000)
     run_id = RUN_URL.match(page.url).group(1)

@@ -26,6 +26,10 @@ TABS = ("Overview", "Regression", "Compounds", "Fragments", "O-acetylation")
 COMPOUND_COLUMNS = ["row_id", "line", "Name", "status", "confidence", "reasons", "RT",
                     "predicted_rt", "z", "Log P", "Volume", "Anchor", "category", "prefix",
                     "tail", "rule1_model", "rule4_verdict", "rule5_role"]
+EVENT_ROW_COLUMNS = ["row_id", "Name", "RT", "Volume", "rule5_role", "rule5_rt_diff",
+                     "rule5_fragment_probability", "status", "reasons"]
+FRAGMENT_PROBABILITY_HELP = ("Algorithm 2.0: probability that the peak is an in-source fragment "
+                             "rather than a peak of its own, from its RT and Volume")
 GROUP_COLUMNS = ["prefix", "accepted", "reason", "n_anchors", "n_rows", "r2_cv", "rmse_cv",
                  "equation_raw", "predictors", "cv_method", "scale_s", "n_valid",
                  "n_outlier", "n_unverified", "n_anchor_disagrees", "notes"]
@@ -237,10 +241,13 @@ def fragments_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
         members = [event["parent_row_id"], *event["fragment_row_ids"]]
         st.markdown(f"**Rows of event {event['event_id']}** (parent first)")
         rows = result.rows.set_index("row_id").loc[members].reset_index()
-        st.dataframe(rows[["row_id", "Name", "RT", "Volume", "rule5_role", "rule5_rt_diff",
-                           "status", "reasons"]], hide_index=True, width="stretch",
+        columns = [c for c in EVENT_ROW_COLUMNS if c in rows]
+        st.dataframe(rows[columns], hide_index=True, width="stretch",
                      key="results_event_rows", placeholder=NULL,
-                     column_config={"RT": FIXED3, "rule5_rt_diff": FIXED3})
+                     column_config={"RT": FIXED3, "rule5_rt_diff": FIXED3,
+                                    "rule5_fragment_probability": st.column_config.ProgressColumn(
+                                        "P(fragment)", format="percent", min_value=0.0,
+                                        max_value=1.0, help=FRAGMENT_PROBABILITY_HELP)})
     st.session_state[PICKED_KEY] = chart(result, run_id, "fragment_events",
                                          "results_chart_fragments", "fragment_events",
                                          highlighted)

@@ -16,7 +16,8 @@ import pandas as pd
 from . import __version__
 from .chemistry import chemistry_warnings, run_checks
 from .formatting import first_items
-from .fragments import run_rule5
+from .fragment_model import judge_fragments
+from .fragments import rule5_candidates, run_rule5
 from .isomers import isomer_summary, run_rules_2_3
 from .oacetylation import run_rule4
 from .params import AnalysisParams
@@ -25,7 +26,7 @@ from .reader import InputTable, table_from_frame
 from .result import AnalysisResult, AnalysisWarning
 from .rule1_regression import run_rule1
 from .rule1_pooled import V2_RULE1_COLUMNS, judge_v2
-from .status import final_status, reasons, status_notes, summarize
+from .status import confidence, final_status, reasons, summarize
 
 ALGORITHM_VERSION = "2.0"
 """The newest algorithm, the default; ``AnalysisParams(algorithm_version="1.0")`` gives 1.0."""
@@ -42,9 +43,12 @@ DERIVED_COLUMNS = [
 ]
 """Rows-table columns after the input and extra columns and ``input_problems`` (spec 13.1)."""
 _SERIES_AT = DERIVED_COLUMNS.index("rule1_series_offset") + 1
+_RULE5_END = DERIVED_COLUMNS.index("rule5_rt_diff") + 1
 DERIVED_COLUMNS_V2 = [*DERIVED_COLUMNS[:_SERIES_AT], *V2_RULE1_COLUMNS,
-                      *DERIVED_COLUMNS[_SERIES_AT:], "confidence"]
-"""Algorithm 2.0 adds which model judged a row, its isomer line, and a calibrated confidence."""
+                      *DERIVED_COLUMNS[_SERIES_AT:_RULE5_END], "rule5_fragment_probability",
+                      *DERIVED_COLUMNS[_RULE5_END:], "confidence"]
+"""Algorithm 2.0 adds which model judged a row, its isomer line, Rule 5's probability that it is
+an in-source fragment, and a calibrated confidence."""
 BOOLEAN_COLUMNS = ("anchor_disagrees", "can_have_isomers", "isomer_peaks")
 
 
@@ -77,16 +81,24 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
     report(0.70, "rule4", "Running Rule 4…")
     rule4, oac_pairs = run_rule4(eligible, params)
     report(0.85, "rule5", "Running Rule 5…")
-    rule5, events = run_rule5(eligible, pre.modifier_counts, params)
-    levels = pd.DataFrame()
-    if params.algorithm_version == "2.0":
+    levels, rule5_warnings = pd.DataFrame(), []
+    if params.algorithm_version == "1.0":
+        rule5, events = run_rule5(eligible, pre.modifier_counts, params)
+    else:
+        at, candidates = rule5_candidates(eligible, pre.modifier_counts, params)
+        coeluting = np.zeros(len(eligible), dtype=bool)
+        coeluting[candidates.fragment] = True
         report(0.90, "rule1-pooled", "Rule 1: pooled models and isomer lines…")
         rule1, groups, levels, rule1_warnings = judge_v2(
-            eligible, pre.modifier_counts, rule1, groups, rule1_warnings, params, rule5)
+            eligible, pre.modifier_counts, rule1, groups, rule1_warnings, params, coeluting)
+        report(0.93, "rule5-model", "Rule 5: fragment or peak of its own…")
+        rule5, events, rule5_warnings = judge_fragments(eligible, at, candidates, rule1, params)
 
     report(0.95, "save", "Saving results…")
     out = _assemble_rows(rows, [rule1, rules23, rule4, rule5], params)
-    warnings = [*pre.warnings, *rule1_warnings, *_anchor_fragment_warning(out)]
+    warnings = [*pre.warnings, *rule1_warnings, *rule5_warnings]
+    if params.algorithm_version == "1.0":
+        warnings.extend(_anchor_fragment_warning(out))
     checks = pd.DataFrame()
     if params.algorithm_version == "2.0":
         checks = run_checks(out, groups, params.rt_tolerance)
@@ -118,7 +130,8 @@ def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
     out = pd.concat([rows.drop(columns=own), pd.DataFrame(columns, index=rows.index, copy=False)],
                     axis=1)
     out["status"] = final_status(out, params)
-    out["_status_note"] = status_notes(out, params)
+    if params.algorithm_version == "2.0":
+        out["confidence"] = confidence(out)
     out["reasons"] = pd.Series(reasons(out), index=out.index, dtype=object)
     return out
 

@@ -1,8 +1,10 @@
 """Rule 5 (spec 9): in-source fragments, judged row by row against every possible parent.
 
 A fragment F of parent P has the same tail, a glycan composition contained in P's with strictly
-fewer sugars, a smaller Volume, and an RT within ``rt_tolerance`` of P's. F's parent is the
-candidate with the largest Volume (then more sugars, then smaller ``row_id``).
+fewer sugars, a smaller Volume, and an RT within ``rt_tolerance`` of P's. In algorithm 1.0 every
+peak with such a candidate is a fragment, and its parent is the candidate with the largest Volume
+(then more sugars, then smaller ``row_id``). Algorithm 2.0 takes the candidates from here (one per
+parent class) and decides in ``fragment_model``.
 
 How it scales: within one tail, rows with the same composition form a class, and containment is
 decided between classes. For each class that can be a parent, its rows are sorted once by RT and
@@ -14,6 +16,8 @@ maximum. No pair of rows outside one RT window is ever looked at.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -47,32 +51,69 @@ def composition_matrix(part: pd.DataFrame, modifier_counts: pd.DataFrame) -> np.
     return np.hstack([base, mods])
 
 
-def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float,
-                 nearest_first: bool = False) -> np.ndarray:
-    """Parent ``row_id`` per participant (-1 if none).
+def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float) -> np.ndarray:
+    """Parent ``row_id`` per participant (-1 if none), algorithm 1.0 (spec 9.4): the candidate
+    with the largest Volume, then more sugars, then the smaller ``row_id``."""
+    pairs = candidate_pairs(part, comp, tolerance)
+    choice_rank = _choice_rank(part)
+    best = np.full(len(part), -1, dtype=np.int64)
+    np.maximum.at(best, pairs.fragment, choice_rank[pairs.parent])
+    by_choice = np.argsort(choice_rank)
+    return np.where(best >= 0, part["row_id"].to_numpy(np.int64)[by_choice[np.maximum(best, 0)]],
+                    -1)
 
-    Spec 9.4 (algorithm 1.0): the candidate with the largest Volume, then more sugars, then the
-    smaller ``row_id``. With ``nearest_first`` (2.0), candidates of different compositions are
-    first compared by closeness in RT: an in-source fragment's apex coincides with its parent's,
-    so when several larger glycans co-elute, the one eluting nearest is the likeliest parent
-    (within one composition, i.e. repeated peaks of one name, the largest still wins).
-    """
+
+@dataclass(frozen=True)
+class Candidates:
+    """Candidate pairs that meet Rule 5's criteria (9.2-9.3), as positions: a possible fragment
+    and, per parent class (one tail and composition, i.e. one name), the class's best candidate
+    in the RT window; ``parent_choices`` is the number of glycan classes of its tail that the
+    parent could have lost sugars to (at least 1)."""
+
+    fragment: np.ndarray
+    parent: np.ndarray
+    parent_choices: np.ndarray
+
+
+def candidate_pairs(part: pd.DataFrame, comp: np.ndarray, tolerance: float) -> Candidates:
+    """Per possible fragment and parent class, the class's best candidate (spec 9.4's order:
+    the largest Volume, then more sugars, then the smaller ``row_id``), if it has the larger
+    Volume. One candidate per class keeps repeated peaks of one name from counting as several
+    parents."""
+    rt, vol = part["RT"].to_numpy(float), part["Volume"].to_numpy(float)
+    choice_rank = _choice_rank(part)
+    by_choice = np.argsort(choice_rank)
+    frags, parents, choices = [], [], []
+    for rows, members, n_classes in _containments(part, comp):
+        frag, parent = _best_in_class(rows, members, rt, vol, choice_rank, by_choice, tolerance)
+        frags.append(frag)
+        parents.append(parent)
+        choices.append(np.full(len(frag), n_classes))
+    empty = np.empty(0, dtype=np.int64)
+    return Candidates(*(np.concatenate([empty, *parts]) for parts in (frags, parents, choices)))
+
+
+def _choice_rank(part: pd.DataFrame) -> np.ndarray:
+    """Each row's rank in the order (Volume, sugars, smaller ``row_id``): the best is highest."""
+    order = np.lexsort((-part["row_id"].to_numpy(np.int64),
+                        part["sugar_count"].to_numpy(np.int64), part["Volume"].to_numpy(float)))
+    rank = np.empty(len(part), dtype=np.int64)
+    rank[order] = np.arange(len(part))
+    return rank
+
+
+def _containments(part: pd.DataFrame, comp: np.ndarray):
+    """Per parent class (one tail and composition): the rows that may be its fragments (their
+    glycan contained in its own, with fewer sugars), the class's rows, and how many classes
+    those possible fragments form."""
     if part.empty:
-        return np.empty(0, dtype=np.int64)
-    rt = part["RT"].to_numpy(float)
-    vol = part["Volume"].to_numpy(float)
+        return
     sugar = part["sugar_count"].to_numpy(np.int64)
-    row_id = part["row_id"].to_numpy(np.int64)
     tail = pd.factorize(part["tail"], use_na_sentinel=False)[0]  # a missing tail is one tail
     class_id = _class_codes(tail, comp)
     members = [at for _, at in sorted(positions_by(class_id), key=lambda group: group[0])]
     first = np.array([at[0] for at in members])  # a class's first row stands for it
     fewest_sugars = np.array([sugar[at].min() for at in members])
-    # candidates ordered by (Volume, sugars, smaller row_id): the best has the highest rank
-    by_choice = np.lexsort((-row_id, sugar[first[class_id]], vol))
-    choice_rank = np.empty(len(part), dtype=np.int64)
-    choice_rank[by_choice] = np.arange(len(part))
-    frags, candidates = [], []
     for _, classes in positions_by(tail[first]):
         composition = comp[first[classes]]
         contained = (np.all(composition[None, :, :] <= composition[:, None, :], axis=2)
@@ -80,13 +121,7 @@ def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float,
         for parent, inside in zip(classes, contained):
             if inside.any():
                 rows = np.concatenate([members[c] for c in classes[inside]])
-                frag, candidate = _best_in_class(rows[sugar[rows] < sugar[first[parent]]],
-                                                 members[parent], rt, vol, choice_rank,
-                                                 by_choice, tolerance)
-                frags.append(frag)
-                candidates.append(candidate)
-    parent = _choose(frags, candidates, choice_rank, by_choice, rt, nearest_first)
-    return np.where(parent >= 0, row_id[parent], -1)
+                yield rows[sugar[rows] < sugar[first[parent]]], members[parent], int(inside.sum())
 
 
 def _class_codes(tail: np.ndarray, comp: np.ndarray) -> np.ndarray:
@@ -103,23 +138,11 @@ def _class_codes(tail: np.ndarray, comp: np.ndarray) -> np.ndarray:
     return np.unique(key, return_inverse=True)[1].ravel()
 
 
-def _choose(frags, candidates, choice_rank, by_choice, rt, nearest_first) -> np.ndarray:
-    """Per participant, the position of its best candidate (one per parent class): the nearest
-    in RT (to 1e-9 min) if ``nearest_first``, then the highest ``choice_rank``; -1 for none.
-
-    Both criteria fold into one integer per pair, so the best is a running maximum (no sort).
-    """
-    n = len(choice_rank)
-    frag = np.concatenate([np.empty(0, dtype=np.int64), *frags])
-    candidate = np.concatenate([np.empty(0, dtype=np.int64), *candidates])
-    key = choice_rank[candidate]
-    if nearest_first and len(frag):
-        # whole nanominutes, as round(ΔRT, 9) compares them: fewer is better
-        distance = np.rint(np.abs(rt[frag] - rt[candidate]) * 1e9).astype(np.int64)
-        key = key + (distance.max() - distance) * n
-    best = np.full(n, -1, dtype=np.int64)
-    np.maximum.at(best, frag, key)
-    return np.where(best >= 0, by_choice[best % n], -1)
+def _windows(sorted_rt: np.ndarray, rt: np.ndarray, tolerance: float
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Per RT, the slice of ``sorted_rt`` within ``tolerance`` of it (to 1e-9 min)."""
+    return (np.searchsorted(sorted_rt, rt - tolerance - EPSILON, side="left"),
+            np.searchsorted(sorted_rt, rt + tolerance + EPSILON, side="right"))
 
 
 def _best_in_class(frag, parents, rt, vol, choice_rank, by_choice, tolerance
@@ -127,9 +150,7 @@ def _best_in_class(frag, parents, rt, vol, choice_rank, by_choice, tolerance
     """Fragments that have a candidate in one parent class, and that class's best candidate
     (the highest ``choice_rank`` in the fragment's RT window: the largest Volume)."""
     by_rt = parents[np.argsort(rt[parents], kind="stable")]
-    rt_sorted = rt[by_rt]
-    lo = np.searchsorted(rt_sorted, rt[frag] - tolerance - EPSILON, side="left")
-    hi = np.searchsorted(rt_sorted, rt[frag] + tolerance + EPSILON, side="right")
+    lo, hi = _windows(rt[by_rt], rt[frag], tolerance)
     has = hi > lo
     frag, lo, hi = frag[has], lo[has], hi[has]
     if not len(frag):
@@ -143,16 +164,37 @@ def _best_in_class(frag, parents, rt, vol, choice_rank, by_choice, tolerance
 
 def run_rule5(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, params: AnalysisParams
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rule 5 per-row columns (indexed like ``eligible``, with ``_rule5_note``) and events (13.4)."""
+    """Algorithm 1.0 Rule 5: per-row columns (indexed like ``eligible``, with ``_rule5_note``)
+    and events (13.4)."""
     at = participants_of(eligible)
     part = eligible[PART_COLUMNS].iloc[at]
     parent_row = find_parents(part, composition_matrix(part, modifier_counts),
-                              params.rt_tolerance, nearest_first=params.algorithm_version != "1.0")
+                              params.rt_tolerance)
     frag_at = at[parent_row >= 0]
     parent_at = pd.Index(eligible["row_id"]).get_indexer(parent_row[parent_row >= 0])
+    return rule5_columns(eligible, at, frag_at, parent_at)
+
+
+def rule5_candidates(eligible: pd.DataFrame, modifier_counts: pd.DataFrame,
+                     params: AnalysisParams) -> tuple[np.ndarray, Candidates]:
+    """The participants' positions in ``eligible`` and every candidate pair among them (as
+    positions in ``eligible`` too)."""
+    at = participants_of(eligible)
+    part = eligible[PART_COLUMNS].iloc[at]
+    pairs = candidate_pairs(part, composition_matrix(part, modifier_counts), params.rt_tolerance)
+    return at, Candidates(at[pairs.fragment], at[pairs.parent], pairs.parent_choices)
+
+
+def rule5_columns(eligible: pd.DataFrame, at: np.ndarray, frag_at: np.ndarray,
+                  parent_at: np.ndarray, fragment_notes: list[str] | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-row columns and events of the participants at ``at`` whose fragments (``frag_at``,
+    ascending) have the parents at ``parent_at``; ``fragment_notes`` adds a text to each
+    fragment's note."""
     events, event_of = _events(eligible, frag_at, parent_at)
     per_row = _row_columns(eligible, at, frag_at, parent_at, event_of)
-    per_row["_rule5_note"] = _notes(per_row, events, eligible["Name"].to_numpy()[parent_at])
+    per_row["_rule5_note"] = _notes(per_row, events, eligible["Name"].to_numpy()[parent_at],
+                                    fragment_notes)
     return per_row, events
 
 
@@ -215,9 +257,10 @@ def _empty_events() -> pd.DataFrame:
     return pd.DataFrame(columns=EVENT_COLUMNS)
 
 
-def _notes(per_row: pd.DataFrame, events: pd.DataFrame, parent_name: np.ndarray) -> pd.Series:
+def _notes(per_row: pd.DataFrame, events: pd.DataFrame, parent_name: np.ndarray,
+           extra: list[str] | None) -> pd.Series:
     """Rule 5 note per row (9, notes table); rows without a role have none. ``parent_name``
-    holds the parent's name of each fragment, in row order."""
+    (and ``extra``, text added after the ΔRT) hold one entry per fragment, in row order."""
     headings = {event: f"parent of event {event} ({_count(n)})"
                 for event, n in zip(events["event_id"].tolist(), events["n_fragments"].tolist())}
     heading = [headings.get(event) for event in per_row["rule5_heads_event_id"].tolist()]
@@ -227,12 +270,13 @@ def _notes(per_row: pd.DataFrame, events: pd.DataFrame, parent_name: np.ndarray)
     notes[parents] = [f"Rule 5: {heading[i]}" for i in parents.tolist()]
     fragment = np.flatnonzero(role == "fragment")
     rows = per_row.iloc[fragment]
+    extra = [""] * len(fragment) if extra is None else [f", {text}" for text in extra]
     notes[fragment] = [
-        f"Rule 5: in-source fragment of row {p} {name} (ΔRT {signed3(diff)} min, event {event})"
-        + (f"; {heading[i]}" if heading[i] else "")
-        for i, p, name, diff, event in zip(
+        f"Rule 5: in-source fragment of row {p} {name} (ΔRT {signed3(diff)} min{more}, "
+        f"event {event})" + (f"; {heading[i]}" if heading[i] else "")
+        for i, p, name, diff, more, event in zip(
             fragment.tolist(), rows["rule5_parent_row_id"].tolist(), parent_name.tolist(),
-            rows["rule5_rt_diff"].tolist(), rows["rule5_event_id"].tolist())]
+            rows["rule5_rt_diff"].tolist(), extra, rows["rule5_event_id"].tolist())]
     return pd.Series(notes, index=per_row.index, dtype=object)
 
 

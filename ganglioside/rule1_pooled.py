@@ -30,12 +30,11 @@ off the main line that recur at one offset across at least ``SERIES_MIN_TAILS`` 
 parallel line (series 2, 3, ...): such a peak is a confirmed isomer peak, not an outlier. A lone
 peak off every line stays an outlier.
 
-Confidence. The probability that the verdict is right, from a two-part model of the residual r
-around the nearest line: a correct identification scatters as N(0, s²); a misidentified peak lands
-anywhere within ``MISID_SPAN`` min (uniform). With prior ``PRIOR_CORRECT``,
-P(correct | r) = π·φ(r/s)/s / (π·φ(r/s)/s + (1 − π)/span). A valid verdict gets P(correct | r), an
-outlier 1 − P(correct | r); an in-source fragment gets the share of the RT tolerance its ΔRT leaves
-unused, scaled into [0.5, 1]. The reliability table of ``bench/accuracy.py`` checks the calibration.
+Residual model. A correct identification scatters around its nearest line as N(0, s²); a
+misidentified peak lands anywhere within ``MISID_SPAN`` min (uniform). With prior
+``PRIOR_CORRECT``, P(correct | r) = π·φ(r/s)/s / (π·φ(r/s)/s + (1 − π)/span) (``p_correct``); the
+denominator (``rt_density``) is also the "peak of its own" RT density that Rule 5 weighs fragments
+against (``fragment_model``). The final confidence (``status.confidence``) combines both.
 """
 
 from __future__ import annotations
@@ -90,16 +89,16 @@ class PrefixRows(RowArrays):
     prefix: np.ndarray  # codes of the prefix, numbered in order of first appearance
     tail: np.ndarray  # codes of the lipid tail (a missing tail reads as "")
     name: np.ndarray  # codes of (prefix, tail): one code per name
-    shaping: np.ndarray  # not a Rule 5 fragment: may shape a line
+    shaping: np.ndarray  # no possible Rule 5 parent: may shape a line
 
     @classmethod
-    def of(cls, eligible: pd.DataFrame, fragments: np.ndarray) -> "PrefixRows":
-        """Read the eligible rows once; ``fragments`` marks Rule 5 fragments."""
+    def of(cls, eligible: pd.DataFrame, coeluting: np.ndarray) -> "PrefixRows":
+        """Read the eligible rows once; ``coeluting`` marks possible Rule 5 fragments."""
         tail, tails = pd.factorize(eligible["tail"].fillna(""))
         prefix = pd.factorize(eligible["prefix"])[0]
         return cls(eligible["Anchor"].eq(True).to_numpy(), eligible["RT"].to_numpy(float),
                    eligible["Log P"].to_numpy(float), prefix, tail, prefix * len(tails) + tail,
-                   ~fragments)
+                   ~coeluting)
 
 
 # ---------------------------------------------------------------- shared slope and scale
@@ -289,18 +288,18 @@ def _self_level_metrics(rows: PrefixRows, anchored, slope, scale) -> LevelMetric
 
 
 def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.DataFrame,
-                   own: pd.DataFrame, params: AnalysisParams, fragments: np.ndarray
+                   own: pd.DataFrame, params: AnalysisParams, coeluting: np.ndarray
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Algorithm 2.0 Rule 1 columns for every eligible row, the level metrics table, and per
     prefix the level that judged it with its counts.
 
     ``rule1`` and ``own`` are the 1.0 per-row columns and regression table: a prefix whose own
     model was accepted keeps its 1.0 line (floored by the typical own-model scale).
-    ``fragments`` marks Rule 5 fragments: at their parent's RT they would form false parallel
-    lines (fragments of one parent series sit at a constant offset from their own line), so they
-    are judged against the lines but never shape one.
+    ``coeluting`` marks possible Rule 5 fragments: at their parent's RT they would form false
+    parallel lines (fragments of one parent series sit at a constant offset from their own line),
+    so they are judged against the lines but never shape one.
     """
-    rows = PrefixRows.of(eligible, fragments)
+    rows = PrefixRows.of(eligible, coeluting)
     groups = positions_by(eligible["prefix"])
     ctx = build_context(eligible, rows, groups, modifier_counts, own, params)
     own_fits = {prefix: {"accepted": accepted, "n_anchors": n, "r2_cv": r2, "rmse_cv": rmse}
@@ -334,7 +333,7 @@ def _joined(parts: list[dict[str, np.ndarray]], groups: list[tuple[str, np.ndarr
 
 JUDGED_COLUMNS = {"rule1_status": object, "rule1_model": object, "rule1_model_n": np.int64,
                   "rule1_model_r2_cv": float, "predicted_rt": float, "residual": float, "z": float,
-                  "rule1_scale": float, "isomer_series": float, "confidence": float,
+                  "rule1_scale": float, "isomer_series": float,
                   "anchor_disagrees": bool, "rule1_series_offset": float, "_rule1_note": object}
 """The 2.0 Rule 1 columns per row, in order, with the dtypes of their arrays (the isomer line,
 NaN for none, becomes a nullable integer in the table)."""
@@ -442,7 +441,7 @@ def _family_lines(rows: PrefixRows, groups, lines: dict, bases: dict, params
 
 def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], params
               ) -> dict[str, np.ndarray]:
-    """Status, z, isomer line and confidence of every row of one prefix."""
+    """Status, z and isomer line of every row of one prefix."""
     level, n, r2, predicted, scale = line.level, line.n, line.r2, line.predicted, line.scale
     residual = rows.rt - predicted
     lines = np.array([0.0, *(own_offset(residual[rows.shaping], offset,
@@ -453,14 +452,12 @@ def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], p
     off_line = distance[np.arange(len(rows.rt)), nearest]
     z = off_line / scale
     outlier = np.abs(z) >= params.outlier_threshold
-    p_correct = _p_correct(z, scale)
     out = _constant_columns(len(rows.rt), level, n, r2)
     out.update(
         rule1_status=pick(outlier, "outlier", "valid"),
         predicted_rt=predicted + lines[nearest], residual=off_line, z=z,
         rule1_scale=np.full(len(rows.rt), scale),
         isomer_series=np.where(outlier, np.nan, nearest + 1),
-        confidence=np.where(outlier, 1 - p_correct, p_correct),
         anchor_disagrees=outlier & rows.anchor,
         rule1_series_offset=np.where(~outlier & (nearest > 0), lines[nearest], np.nan))
     out["_rule1_note"] = _notes(prefix, level, n, r2, outlier, nearest + 1, z, scale,
@@ -475,9 +472,19 @@ def _constant_columns(n_rows: int, level: str, n: int, r2: float) -> dict[str, n
             "rule1_model_r2_cv": np.full(n_rows, r2, dtype=float)}
 
 
-def _p_correct(z: np.ndarray, scale: float) -> np.ndarray:
-    density = np.exp(-0.5 * z ** 2) / (np.sqrt(2 * np.pi) * scale)
-    return PRIOR_CORRECT * density / (PRIOR_CORRECT * density + (1 - PRIOR_CORRECT) / MISID_SPAN)
+def rt_density(z: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
+    """Density (per min) of a peak's RT at ``z`` scales off its nearest line: a correct
+    identification (N(0, s²)) or, with prior 1 − ``PRIOR_CORRECT``, a misidentified one."""
+    return _on_line(z, scale) + (1 - PRIOR_CORRECT) / MISID_SPAN
+
+
+def p_correct(z: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
+    """P(correct identification | residual) of the two-part residual model."""
+    return _on_line(z, scale) / rt_density(z, scale)
+
+
+def _on_line(z, scale):
+    return PRIOR_CORRECT * np.exp(-0.5 * z ** 2) / (np.sqrt(2 * np.pi) * scale)
 
 
 def _notes(prefix, level, n, r2, outlier, series, z, scale, lines, params) -> np.ndarray:
@@ -501,7 +508,7 @@ def _undecided(rows: PrefixRows, prefix) -> dict[str, np.ndarray]:
     n_rows, anchor = len(rows.rt), rows.anchor
     out = _constant_columns(n_rows, "none", 0, np.nan)
     out["rule1_status"] = pick(anchor, "valid", "unverified")
-    for column in ("predicted_rt", "residual", "z", "rule1_scale", "confidence", "isomer_series",
+    for column in ("predicted_rt", "residual", "z", "rule1_scale", "isomer_series",
                    "rule1_series_offset"):
         out[column] = np.full(n_rows, np.nan)
     out["anchor_disagrees"] = np.zeros(n_rows, dtype=bool)
@@ -518,16 +525,12 @@ REPLACED_WARNINGS = ("groups_without_model", "model_rejected", "anchor_disagrees
 
 def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.DataFrame,
              groups: pd.DataFrame, warnings: list[AnalysisWarning], params: AnalysisParams,
-             rule5: pd.DataFrame
+             coeluting: np.ndarray
              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[AnalysisWarning]]:
-    """Replace the 1.0 Rule 1 verdicts by 2.0's; returns rows, groups, levels and warnings."""
-    fragments = rule5["rule5_role"].eq("fragment").to_numpy(bool)
+    """Replace the 1.0 Rule 1 verdicts by 2.0's; returns rows, groups, levels and warnings.
+    ``coeluting`` marks the rows that have a possible Rule 5 parent (they shape no line)."""
     judged, levels, counts = judge_prefixes(eligible, modifier_counts, rule1, groups, params,
-                                            fragments)
-    if params.apply_fragment_status:
-        judged["confidence"] = with_fragment_confidence(
-            judged["confidence"].to_numpy(), fragments, rule5["rule5_rt_diff"].to_numpy(float),
-            params.rt_tolerance)
+                                            coeluting)
     groups = pd.concat([groups.drop(columns=list(counts.columns), errors="ignore"),
                         counts.reindex(groups["prefix"]).reset_index(drop=True)], axis=1)
     scale = pd.Series(judged["rule1_scale"].to_numpy(float)).groupby(
@@ -560,12 +563,3 @@ def _warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFr
         yield AnalysisWarning("groups_without_model", "info",
                               f"{levels['none']} prefixes could not be judged at any level; "
                               f"{len(ids)} rows are unverified", tuple(ids))
-
-
-def with_fragment_confidence(confidence: np.ndarray, fragments: np.ndarray, rt_diff: np.ndarray,
-                             tolerance: float) -> np.ndarray:
-    """Fragments take the confidence of that verdict: 1 at the parent's RT, 0.5 at the edge of
-    the RT tolerance."""
-    out = confidence.copy()
-    out[fragments] = 1 - 0.5 * np.minimum(np.abs(rt_diff[fragments]) / tolerance, 1.0)
-    return out

@@ -6,50 +6,39 @@ import numpy as np
 import pandas as pd
 
 from .params import AnalysisParams
+from .rule1_pooled import p_correct
 
 STATUSES = ("valid", "outlier", "fragment", "unverified", "invalid")
-NOTE_COLUMNS = ("input_problems", "_rule1_note", "_rules23_note", "_rule4_note", "_rule5_note",
-                "_status_note")
-PRECISE_LEVELS = ("prefix", "pooled", "self")
-"""Rule 1 levels whose line is known to within the RT scatter; a composition-predicted line
-(about 1 min of error) is too vague to explain a co-elution away."""
-COINCIDENCE_Z = 2.0
-"""A co-eluting peak counts as explained by its own line only when it fits it this closely."""
-COINCIDENCE_NOTE = ("Status: valid, not fragment: the peak also fits its own head group's line, "
-                    "so its co-elution with the larger glycan is taken as a coincidence")
-
-
-def fragment_applies(rows: pd.DataFrame, params: AnalysisParams) -> pd.Series:
-    """Rows whose Rule 5 role makes their status ``fragment``.
-
-    In 1.0 every fragment (spec 10). In 2.0 only one that its own head group's line (a precise
-    one: not a composition prediction) does not explain: a true in-source fragment elutes at its parent's RT, which is rarely where its own
-    name elutes, while a correct peak that merely co-elutes with a larger glycan sits on its own
-    line. On the benchmark this keeps fragment recall and lifts fragment precision.
-    """
-    fragment = (rows["rule5_role"] == "fragment") & params.apply_fragment_status
-    if params.algorithm_version == "1.0":
-        return fragment
-    precise_fit = ((rows["rule1_status"] == "valid") & rows["rule1_model"].isin(PRECISE_LEVELS)
-                   & (rows["z"].abs() < COINCIDENCE_Z))
-    return fragment & ~precise_fit
+NOTE_COLUMNS = ("input_problems", "_rule1_note", "_rules23_note", "_rule4_note", "_rule5_note")
 
 
 def final_status(rows: pd.DataFrame, params: AnalysisParams) -> pd.Series:
     """First match of: invalid, fragment (if applied), outlier, unverified, valid."""
     conditions = [rows["input_problems"].notna(),
-                  fragment_applies(rows, params),
+                  (rows["rule5_role"] == "fragment") & params.apply_fragment_status,
                   rows["rule1_status"] == "outlier",
                   rows["rule1_status"] == "unverified"]
     return pd.Series(np.select(conditions, ["invalid", "fragment", "outlier", "unverified"],
                                default="valid"), index=rows.index, dtype=object)
 
 
-def status_notes(rows: pd.DataFrame, params: AnalysisParams) -> pd.Series:
-    """The note of a 2.0 fragment that its own line explains (None elsewhere)."""
-    coincidence = ((rows["rule5_role"] == "fragment") & params.apply_fragment_status
-                   & ~fragment_applies(rows, params) & rows["input_problems"].isna())
-    return pd.Series(np.where(coincidence, COINCIDENCE_NOTE, None), index=rows.index, dtype=object)
+def confidence(rows: pd.DataFrame) -> pd.Series:
+    """Algorithm 2.0: the probability that a row's final status is right.
+
+    A row is a correct, independent identification when it is not an in-source fragment
+    (Rule 5's P(fragment); an anchor is trusted, so 0) and its RT fits its line (Rule 1's
+    P(correct | residual)): P(good) = (1 − P(fragment)) · P(correct). A ``valid`` row gets
+    P(good), an ``outlier`` or ``fragment`` 1 − P(good); rows without a line (unverified,
+    invalid, anchors of a prefix no level could judge) get none.
+    """
+    on_line = p_correct(rows["z"].to_numpy(float), rows["rule1_scale"].to_numpy(float))
+    fragment = np.where(rows["Anchor"].eq(True), 0.0,
+                        rows["rule5_fragment_probability"].fillna(0).to_numpy(float))
+    good = (1 - fragment) * on_line
+    status = rows["status"].to_numpy(object)
+    value = np.where(status == "valid", good, 1 - good)
+    value[np.isin(status, ("invalid", "unverified"))] = np.nan
+    return pd.Series(value, index=rows.index, dtype=float)
 
 
 def reasons(rows: pd.DataFrame) -> list[str]:

@@ -115,24 +115,71 @@ def test_confidence_is_the_probability_of_the_verdict():
     assert far["status"] == "outlier" and far["confidence"] > 0.9
 
 
-def test_a_coeluting_peak_on_its_own_line_is_not_called_a_fragment():
-    rows = anchored_family()
-    gt1 = peak("GT1", 38, 10.1, volume=1e6)
-    gd1_rt_on_line = peak("GD1", 38, 7.4)[1]
-    on_own_line = ("GD1(38:1;O2)", gd1_rt_on_line, 1e4, peak("GD1", 38, 7.4)[3], "F")
-    rows += [("GT1(38:1;O2)", gd1_rt_on_line + 0.02, 1e6, gt1[3], "F"), on_own_line]
-    gm1 = peak("GM1", 40, 4.7)
-    gt1_40 = peak("GT1", 40, 10.1, volume=1e6)
-    rows += [gt1_40, ("GM1(40:1;O2)", gt1_40[1] + 0.01, 1e4, gm1[3], "F")]
+def coeluting(name, with_row, shift=0.02, volume=1e6) -> tuple:
+    """A larger glycan ``name`` (same tail) eluting ``shift`` min after ``with_row``."""
+    log_p = round(with_row[3] - 2.5, 2)
+    return (name, round(with_row[1] + shift, 3), volume, log_p, "F")
+
+
+def rows_named(result, name: str) -> pd.DataFrame:
+    return result.rows[result.rows["Name"] == name]
+
+
+def test_a_coeluting_peak_on_its_own_line_with_an_ordinary_volume_is_a_peak_of_its_own():
+    gd1 = peak("GD1", 39, 7.4, volume=1e5)
+    rows = anchored_family() + [gd1, coeluting("GT1(39:1;O2)", gd1)]
     result = analyze(table(rows))
-    coincidence = result.rows[(result.rows["Name"] == "GD1(38:1;O2)")
-                              & (result.rows["Anchor"] == False)].iloc[0]  # noqa: E712
-    assert coincidence["rule5_role"] == "fragment" and coincidence["status"] == "valid"
-    assert "Status: valid, not fragment" in coincidence["reasons"]
-    fragment = result.rows[(result.rows["Name"] == "GM1(40:1;O2)")].iloc[0]
-    assert fragment["status"] == "fragment" and fragment["confidence"] > 0.5
+    own = rows_named(result, "GD1(39:1;O2)").iloc[0]
+    assert own["status"] == "valid" and own["rule5_role"] == "none"
+    assert own["rule5_fragment_probability"] < 0.5
+    assert "but is more likely a peak of its own (P(fragment) " in own["reasons"]
+    assert own["confidence"] > 0.5
     v1 = analyze(table(rows), AnalysisParams(algorithm_version="1.0"))
-    assert v1.rows.loc[coincidence["row_id"], "status"] == "fragment"
+    assert v1.rows.loc[own["row_id"], "status"] == "fragment"
+
+
+def test_a_peak_off_its_line_at_a_larger_glycans_rt_is_its_fragment():
+    gt1 = peak("GT1", 40, 10.1, volume=1e6)
+    gm1 = peak("GM1", 40, 4.7)
+    rows = anchored_family() + [gt1, ("GM1(40:1;O2)", round(gt1[1] + 0.01, 3), 1e4, gm1[3], "F")]
+    result = analyze(table(rows))
+    fragment = rows_named(result, "GM1(40:1;O2)").iloc[0]
+    parent = rows_named(result, "GT1(40:1;O2)").iloc[0]
+    assert fragment["status"] == "fragment"
+    assert fragment["rule5_parent_row_id"] == parent["row_id"]
+    assert fragment["rule5_fragment_probability"] > 0.9 and fragment["confidence"] > 0.9
+    assert "P(fragment) 0." in fragment["reasons"]
+    assert result.fragment_events["parent_row_id"].tolist() == [parent["row_id"]]
+    assert any(w.code == "rule5_model" for w in result.warnings)
+
+
+def test_a_second_peak_of_a_name_on_the_same_line_is_the_fragment_of_the_larger_glycan():
+    """One compound gives one peak per line: with the anchor of GD1(38:1) on the line, a second
+    GD1(38:1) peak there that co-elutes with a larger glycan is that glycan's fragment."""
+    gd1 = peak("GD1", 38, 7.4)
+    second = ("GD1(38:1;O2)", round(gd1[1] - 0.04, 3), 1e4, gd1[3], "F")
+    rows = anchored_family() + [second, coeluting("GT1(38:1;O2)", second)]
+    result = analyze(table(rows))
+    gd1_rows = rows_named(result, "GD1(38:1;O2)").set_index("Anchor")
+    assert gd1_rows.loc[False, "status"] == "fragment"
+    assert gd1_rows.loc[True, "status"] == "valid"  # the anchor is trusted
+    alone = analyze(table(anchored_family()[:9] + anchored_family()[10:] + [
+        second, coeluting("GT1(38:1;O2)", second)]))
+    assert rows_named(alone, "GD1(38:1;O2)")["status"].tolist() == ["valid"]
+
+
+def test_an_anchor_is_never_a_fragment_but_a_likely_one_is_reported():
+    gd1 = peak("GD1", 39, 7.4, volume=1e4)
+    rival = ("GD1(39:1;O2)", round(gd1[1] + 0.15, 3), 1e5, gd1[3], "F")  # no parent near
+    anchor = gd1[:4] + ("T",)
+    rows = anchored_family() + [anchor, rival, coeluting("GT1(39:1;O2)", anchor)]
+    result = analyze(table(rows))
+    row = result.rows[(result.rows["Name"] == "GD1(39:1;O2)") & result.rows["Anchor"]].iloc[0]
+    assert row["status"] == "valid" and row["rule5_role"] == "none"
+    assert row["rule5_fragment_probability"] >= 0.5
+    assert "an anchor, trusted as a peak of its own" in row["reasons"]
+    warning = next(w for w in result.warnings if w.code == "anchor_fragment")
+    assert warning.row_ids == (row["row_id"],)
 
 
 def test_chemistry_checks_report_without_changing_status():

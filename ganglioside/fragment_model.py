@@ -1,0 +1,293 @@
+"""Rule 5, algorithm 2.0: is a co-eluting smaller glycan an in-source fragment or a peak of its own?
+
+Rule 5's criteria (spec 9.2-9.3: same tail, a glycan contained in the other's with fewer sugars,
+a smaller Volume, RT within ``rt_tolerance``) name every *possible* parent of a peak. Algorithm 1.0
+calls every peak with a possible parent a fragment. But on reversed phase the glycans of one tail
+elute within a few tenths of a minute of each other, so many real peaks co-elute with a larger
+glycan by chance. 2.0 weighs two explanations of each such peak, from its RT and its Volume:
+
+* **a peak of its own**: its RT follows its own head group's line (the Rule 1 2.0 residual model:
+  N(0, s²) around the nearest line, or anywhere within ``MISID_SPAN`` for a misidentification),
+  and its Volume is an ordinary Volume of this run (a normal on log Volume fitted to all peaks);
+* **an in-source fragment of a possible parent p**: it elutes at p's apex (ΔRT normal with SD
+  ``coelution_sd``) and carries a share of p's Volume (log of the ratio normal with mean
+  ``log_ratio_mean`` and SD ``log_ratio_sd``). A parent loses sugars towards any of the smaller
+  glycans of its tail seen in the run with equal chance (1 / ``parent_choices``), and it must be
+  a peak of its own (weight 1 − P(parent is a fragment)): a fragment of a fragment is charged to
+  the compound that really eluted.
+
+One compound gives one peak per line. When another peak of the same name sits on the same Rule 1
+line (a rival), this peak can be a peak of its own only if the rival is a fragment or a
+misidentification; an anchor or a peak with no possible parent as rival makes a co-eluting peak a
+fragment. The probabilities of rivals and parents are updated together with the model.
+
+The four numbers and the share of fragments among the peaks (``prior``) are learned from the run
+itself by expectation-maximisation, each shrunk towards a chemist's default (``DEFAULT_MODEL``,
+worth ``PRIOR_PAIRS`` pairs) so a small table still gets sensible values. A peak is a fragment
+when its posterior probability is at least ``DECISION`` (the Bayes decision for equal costs),
+and its parent is the most probable candidate. Anchors are trusted identifications: never
+fragments, and they do not shape the learned numbers; their probability is still reported, and a
+high one raises a warning.
+
+Limits: a fragment whose own line passes through its parent's RT, with no rival, looks like a
+peak of its own unless its Volume gives it away; a misidentified peak that co-elutes with a larger
+glycan is called a fragment (it is flagged either way); between several co-eluting parents of
+similar Volume the choice is close to a coin toss; two real peaks of one name split by the peak
+picker count as rivals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from .formatting import first_items, fixed3, signed3
+from .fragments import Candidates, rule5_columns
+from .params import AnalysisParams
+from .result import AnalysisWarning
+from .rule1_pooled import MISID_SPAN, rt_density
+
+DECISION = 0.5
+PRIOR_PAIRS = 10.0
+MAX_ITERATIONS = 200
+CONVERGED = 1e-5
+MIN_COELUTION_SD = 0.001  # min
+MIN_LOG_RATIO_SD = 0.1
+
+
+@dataclass(frozen=True)
+class FragmentModel:
+    """How in-source fragments of this run look: co-elution, Volume share and frequency."""
+
+    coelution_sd: float  # min: SD of a fragment's RT around its parent's
+    log_ratio_mean: float  # mean of ln(fragment Volume / parent Volume)
+    log_ratio_sd: float
+    prior: float  # share of the peaks that are fragments
+
+    def pair_density(self, rt_diff: np.ndarray, log_ratio: np.ndarray,
+                     parent_choices: np.ndarray) -> np.ndarray:
+        """Density of a fragment's RT and log Volume given each candidate parent."""
+        return (_normal(rt_diff, 0.0, self.coelution_sd)
+                * _normal(log_ratio, self.log_ratio_mean, self.log_ratio_sd) / parent_choices)
+
+    def describe(self) -> str:
+        """One sentence for the warnings list."""
+        share = np.exp(self.log_ratio_mean)
+        return (f"fragments co-elute with their parent within ±{fixed3(2 * self.coelution_sd)} "
+                f"min (2 SD), carry about {share:.1%} of its Volume (×/÷ "
+                f"{np.exp(self.log_ratio_sd):.1f}) and make up {self.prior:.1%} of the peaks")
+
+
+DEFAULT_MODEL = FragmentModel(coelution_sd=0.03, log_ratio_mean=float(np.log(0.15)),
+                              log_ratio_sd=1.0, prior=0.05)
+"""Before any data: apex co-elution within a scan or two, a fragment of 5-50 % of its parent,
+one peak in twenty a fragment."""
+
+
+@dataclass(frozen=True)
+class PairEvidence:
+    """The candidate pairs as the model sees them: each pair's fragment (numbered 0..n-1 over the
+    participants), parent (position in the eligible rows), ΔRT, log Volume ratio and parent
+    choices; per participant the density of being a peak of its own, and whether it is trusted
+    (an anchor)."""
+
+    fragment: np.ndarray
+    parent: np.ndarray
+    parent_participant: np.ndarray
+    rt_diff: np.ndarray
+    log_ratio: np.ndarray
+    parent_choices: np.ndarray
+    independent: np.ndarray
+    trusted: np.ndarray
+    rival: np.ndarray  # (n, 2): the same name's neighbouring peaks on the same line as
+    # participants (n for a peak without Volume), -1 for none
+    rival_misidentified: np.ndarray  # (n, 2): how much less likely the rival is off its line
+
+    def posterior(self, model: FragmentModel, p_fragment: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Per participant P(fragment) (NaN without a candidate), and per pair P(fragment of
+        that parent), given the current P(fragment) of every participant (of the parents and
+        rivals)."""
+        current = self._current(p_fragment)
+        density = (model.pair_density(self.rt_diff, self.log_ratio, self.parent_choices)
+                   * (1 - current[self.parent_participant]))
+        n = len(self.independent)
+        fragment_density = model.prior * np.bincount(self.fragment, density, minlength=n)
+        total = fragment_density + (1 - model.prior) * self.independent * self._line_free(
+            current)
+        has_candidate = np.bincount(self.fragment, minlength=n) > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_fragment = np.where(has_candidate, fragment_density / total, np.nan)
+            p_pair = model.prior * density / total[self.fragment]
+        return p_fragment, np.nan_to_num(p_pair)
+
+    def _current(self, p_fragment: np.ndarray) -> np.ndarray:
+        """P(fragment) of each participant as a parent or rival sees it (an anchor's is 0; one
+        more entry, 0, for a peak without Volume)."""
+        return np.append(np.where(self.trusted, 0.0, np.nan_to_num(p_fragment)), 0.0)
+
+    def _line_free(self, current: np.ndarray) -> np.ndarray:
+        """How likely each peak's place on its line is free for it: one compound gives one peak
+        per line, so if another peak of the same name sits there (a rival), this peak can be
+        a peak of its own only if the rival is a fragment or a misidentification."""
+        p_rival = np.where(self.rival >= 0, current[self.rival], 0.0)
+        return np.min(p_rival + (1 - p_rival) * self.rival_misidentified, axis=1)
+
+
+def fit_fragment_model(evidence: PairEvidence, tolerance: float
+                       ) -> tuple[FragmentModel, np.ndarray]:
+    """Expectation-maximisation of the model on one run, shrunk towards ``DEFAULT_MODEL``; and
+    each participant's P(fragment) under it."""
+    model = replace(DEFAULT_MODEL, coelution_sd=min(DEFAULT_MODEL.coelution_sd, tolerance / 2))
+    start, n = model, len(evidence.independent)
+    undecided = np.bincount(evidence.fragment, minlength=n) > 0
+    p_fragment = np.where(undecided, 0.5, np.nan)  # no view yet on who is a fragment
+    for _ in range(MAX_ITERATIONS):
+        p_fragment, weight = evidence.posterior(model, p_fragment)
+        weight = np.where(evidence.trusted[evidence.fragment], 0.0, weight)
+        total = weight.sum() + PRIOR_PAIRS
+        mean = (weight @ evidence.log_ratio + PRIOR_PAIRS * start.log_ratio_mean) / total
+        updated = FragmentModel(
+            coelution_sd=float(np.clip(np.sqrt(
+                (weight @ evidence.rt_diff ** 2 + PRIOR_PAIRS * start.coelution_sd ** 2) / total),
+                MIN_COELUTION_SD, tolerance)),
+            log_ratio_mean=float(min(mean, 0.0)),
+            log_ratio_sd=float(max(np.sqrt(
+                (weight @ (evidence.log_ratio - mean) ** 2 + PRIOR_PAIRS * start.log_ratio_sd ** 2)
+                / total), MIN_LOG_RATIO_SD)),
+            prior=float((weight.sum() + PRIOR_PAIRS * start.prior) / (n + PRIOR_PAIRS)))
+        converged = np.allclose(_as_array(updated), _as_array(model), rtol=0, atol=CONVERGED)
+        model = updated
+        if converged:
+            break
+    return model, evidence.posterior(model, p_fragment)[0]
+
+
+def judge_fragments(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates,
+                    judged: pd.DataFrame, params: AnalysisParams
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[AnalysisWarning]]:
+    """Rule 5 per-row columns (with ``rule5_fragment_probability``), events and warnings, from
+    the participants at ``at``, their ``candidates`` and the Rule 1 2.0 columns ``judged``."""
+    evidence = pair_evidence(eligible, at, candidates, judged)
+    model, p_fragment = fit_fragment_model(evidence, params.rt_tolerance)
+    p_pair = evidence.posterior(model, p_fragment)[1]
+    best = _most_probable_pair(evidence.fragment, p_pair, len(at))
+    is_fragment = (p_fragment >= DECISION) & ~evidence.trusted
+    frag_at, parent_at = at[is_fragment], evidence.parent[best[is_fragment]]
+    per_row, events = rule5_columns(
+        eligible, at, frag_at, parent_at,
+        [f"P(fragment) {fixed3(p)}" for p in p_fragment[is_fragment].tolist()])
+    probability = np.full(len(eligible), np.nan)
+    probability[at] = p_fragment
+    per_row["rule5_fragment_probability"] = probability
+    kept = ~is_fragment & ~np.isnan(p_fragment)
+    per_row["_rule5_note"] = _with_kept_notes(
+        per_row["_rule5_note"].to_numpy(object, copy=True), eligible, at[kept],
+        evidence.parent[best[kept]], p_fragment[kept], evidence.trusted[kept])
+    return per_row, events, list(_warnings(model, eligible, at, p_fragment, evidence.trusted))
+
+
+def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates,
+                  judged: pd.DataFrame) -> PairEvidence:
+    """The model's view of the participants at ``at`` and their candidate pairs."""
+    log_volume = _log_volumes(eligible["Volume"].to_numpy(float)[at])
+    z = judged["z"].to_numpy(float)[at]
+    scale = judged["rule1_scale"].to_numpy(float)[at]
+    on_line = np.where(np.isnan(z), 1 / MISID_SPAN, rt_density(np.nan_to_num(z), scale))
+    spread = max(float(np.std(log_volume)), MIN_LOG_RATIO_SD) if len(at) else 1.0
+    independent = on_line * _normal(log_volume, float(np.mean(log_volume)) if len(at) else 0.0,
+                                    spread)
+    compact = np.full(len(eligible), -1)
+    compact[at] = np.arange(len(at))
+    frag_at, parent_at = candidates.fragment, candidates.parent
+    fragment = compact[frag_at]
+    rt = eligible["RT"].to_numpy(float)
+    return PairEvidence(fragment=fragment, parent=parent_at,
+                        parent_participant=compact[parent_at],
+                        rt_diff=rt[frag_at] - rt[parent_at],
+                        log_ratio=log_volume[fragment] - log_volume[compact[parent_at]],
+                        parent_choices=candidates.parent_choices.astype(float),
+                        independent=independent,
+                        trusted=eligible["Anchor"].eq(True).to_numpy()[at],
+                        **_rivals(eligible, at, judged))
+
+
+def _rivals(eligible: pd.DataFrame, at: np.ndarray, judged: pd.DataFrame) -> dict:
+    """Per participant the peaks of the same name just before and after it on the same Rule 1
+    line (both valid there), and for each how much likelier it is misidentified than on line."""
+    line = judged["isomer_series"].astype(float).to_numpy()
+    on_line = judged["rule1_status"].eq("valid").to_numpy() & ~np.isnan(line)
+    key = pd.factorize(pd.Series(eligible["Name"].to_numpy(object)) + "#"
+                       + pd.Series(line).astype(str))[0]
+    key[~on_line] = -1
+    order = np.lexsort((eligible["RT"].to_numpy(float), key))
+    same_as_next = (key[order][1:] == key[order][:-1]) & (key[order][1:] >= 0)
+    rival = np.full((len(eligible), 2), -1)
+    rival[order[1:][same_as_next], 0] = order[:-1][same_as_next]
+    rival[order[:-1][same_as_next], 1] = order[1:][same_as_next]
+    z, scale = judged["z"].to_numpy(float), judged["rule1_scale"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        misidentified = np.nan_to_num(rt_density(np.inf, 1.0) / rt_density(z, scale), nan=1.0)
+    compact = np.full(len(eligible) + 1, len(at))  # a rival without Volume: never a fragment
+    compact[at] = np.arange(len(at))
+    compact[-1] = -1
+    mine = rival[at]
+    return {"rival": compact[mine],
+            "rival_misidentified": np.where(mine >= 0, misidentified[mine], 1.0)}
+
+
+def _log_volumes(volume: np.ndarray) -> np.ndarray:
+    """ln Volume, a zero Volume read as the smallest positive one (below detection)."""
+    positive = volume[volume > 0]
+    floor = positive.min() if len(positive) else 1.0
+    return np.log(np.maximum(volume, floor))
+
+
+def _most_probable_pair(fragment: np.ndarray, p_pair: np.ndarray, n: int) -> np.ndarray:
+    """Per participant the pair of its most probable parent (-1 without a candidate)."""
+    best = np.full(n, -1)
+    order = np.lexsort((p_pair, fragment))  # each fragment's likeliest pair last
+    best[fragment[order]] = order
+    return best
+
+
+def _with_kept_notes(notes: np.ndarray, eligible: pd.DataFrame, kept_at: np.ndarray,
+                     parent_at: np.ndarray, p_fragment: np.ndarray, trusted: np.ndarray
+                     ) -> pd.Series:
+    """Notes of the peaks that co-elute with a possible parent but are judged peaks of their own."""
+    name, row_id = eligible["Name"].to_numpy(object), eligible["row_id"].to_numpy()
+    rt = eligible["RT"].to_numpy(float)
+    for at, parent, p, anchor in zip(kept_at.tolist(), parent_at.tolist(), p_fragment.tolist(),
+                                     trusted.tolist()):
+        verdict = ("an anchor, trusted as a peak of its own" if anchor
+                   else "more likely a peak of its own")
+        text = (f"Rule 5: co-elutes with row {row_id[parent]} {name[parent]} "
+                f"(ΔRT {signed3(rt[at] - rt[parent])} min) but is {verdict} "
+                f"(P(fragment) {fixed3(p)})")
+        notes[at] = f"{notes[at]}; {text[len('Rule 5: '):]}" if notes[at] else text
+    return pd.Series(notes, index=eligible.index, dtype=object)
+
+
+def _warnings(model: FragmentModel, eligible: pd.DataFrame, at: np.ndarray,
+              p_fragment: np.ndarray, trusted: np.ndarray):
+    if np.isfinite(p_fragment).any():  # some peak co-elutes with a possible parent
+        yield AnalysisWarning("rule5_model", "info", "Rule 5 learned from this run: "
+                              + model.describe())
+    suspicious = trusted & (p_fragment >= DECISION)
+    if suspicious.any():
+        ids = eligible["row_id"].to_numpy()[at[suspicious]].tolist()
+        yield AnalysisWarning(
+            "anchor_fragment", "warning",
+            f"{len(ids)} anchor(s) look like in-source fragments of a larger co-eluting peak "
+            f"(rows {first_items(ids)}); they stay valid as trusted identifications: check "
+            "that they are independent peaks", tuple(ids))
+
+
+def _normal(x: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    return np.exp(-0.5 * ((x - mean) / sd) ** 2) / (np.sqrt(2 * np.pi) * sd)
+
+
+def _as_array(model: FragmentModel) -> np.ndarray:
+    return np.array([model.coelution_sd, model.log_ratio_mean, model.log_ratio_sd, model.prior])

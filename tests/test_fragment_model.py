@@ -1,0 +1,74 @@
+"""Rule 5, algorithm 2.0: the fragment-or-own-peak model learns from the run and decides."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ganglioside.fragment_model import DEFAULT_MODEL, PairEvidence, fit_fragment_model
+
+ON_LINE, OFF_LINE = 4.0, 0.03  # RT densities (per min) of a peak on its line / misidentified
+VOLUME_DENSITY = 0.2
+
+
+def evidence(n_fragments: int = 150, n_coincident: int = 300, seed: int = 0, trusted=None,
+             rival=None, rival_misidentified=None) -> PairEvidence:
+    """Fragments at their parent's apex (SD 0.02 min) with 20 % of its Volume, off their own line;
+    coincidences on their own line, 0.06-0.1 min from the larger glycan and about as large (clear
+    of what a fragment looks like, so the truth is unambiguous)."""
+    rng = np.random.default_rng(seed)
+    n = n_fragments + n_coincident
+    rt_diff = np.concatenate([rng.normal(0, 0.02, n_fragments),
+                              rng.choice([-1, 1], n_coincident)
+                              * rng.uniform(0.06, 0.1, n_coincident)])
+    log_ratio = np.concatenate([rng.normal(np.log(0.2), 0.4, n_fragments),
+                                rng.uniform(-0.3, 0.0, n_coincident)])
+    independent = np.concatenate([np.full(n_fragments, OFF_LINE),
+                                  np.full(n_coincident, ON_LINE)]) * VOLUME_DENSITY
+    return PairEvidence(
+        fragment=np.arange(n), parent=np.arange(n) + n, parent_participant=np.full(n, n),
+        rt_diff=rt_diff, log_ratio=log_ratio, parent_choices=np.ones(n), independent=independent,
+        trusted=np.zeros(n, dtype=bool) if trusted is None else trusted,
+        rival=np.full((n, 2), -1) if rival is None else rival,
+        rival_misidentified=(np.ones((n, 2)) if rival_misidentified is None
+                             else rival_misidentified))
+
+
+def test_the_model_learns_coelution_volume_share_and_frequency_from_the_run():
+    model, p_fragment = fit_fragment_model(evidence(), tolerance=0.1)
+    assert model.coelution_sd == pytest.approx(0.02, abs=0.005)
+    assert np.exp(model.log_ratio_mean) == pytest.approx(0.2, rel=0.15)
+    assert model.prior == pytest.approx(150 / 450, abs=0.05)
+    called = p_fragment >= 0.5
+    assert called[:150].mean() > 0.95 and called[150:].mean() < 0.05
+
+
+def test_without_candidate_pairs_the_defaults_stand():
+    empty = PairEvidence(*(np.empty(0, dtype=int) for _ in range(3)), np.empty(0), np.empty(0),
+                         np.empty(0), independent=np.full(5, ON_LINE), trusted=np.zeros(5, bool),
+                         rival=np.full((5, 2), -1), rival_misidentified=np.ones((5, 2)))
+    model, p_fragment = fit_fragment_model(empty, tolerance=0.1)
+    assert model.coelution_sd == DEFAULT_MODEL.coelution_sd
+    assert model.log_ratio_mean == DEFAULT_MODEL.log_ratio_mean
+    assert np.isnan(p_fragment).all()
+
+
+def test_anchors_do_not_shape_the_learned_model():
+    trusted = np.zeros(450, dtype=bool)
+    trusted[:150] = True  # every true fragment is an anchor: nothing fragment-like is left
+    model, _ = fit_fragment_model(evidence(trusted=trusted), tolerance=0.1)
+    learned, _ = fit_fragment_model(evidence(), tolerance=0.1)
+    assert model.prior < learned.prior / 3
+
+
+def test_a_rival_on_the_same_line_makes_a_coeluting_peak_a_fragment():
+    """Two peaks of one name on one line: if the other one cannot be a fragment and fits its
+    line, this one is not a peak of its own."""
+    rival = np.full((450, 2), -1)
+    rival[150:, 0] = 450  # every coincidence has a rival without Volume (never a fragment)
+    misidentified = np.ones((450, 2))
+    misidentified[150:, 0] = OFF_LINE / ON_LINE
+    _, alone = fit_fragment_model(evidence(), tolerance=0.1)
+    _, with_rival = fit_fragment_model(
+        evidence(rival=rival, rival_misidentified=misidentified), tolerance=0.1)
+    assert np.median(with_rival[150:]) > np.median(alone[150:]) * 5

@@ -39,6 +39,7 @@ picker count as rivals.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,7 @@ from .rule1_pooled import MISID_SPAN, rt_density
 DECISION = 0.5
 PRIOR_PAIRS = 10.0
 MAX_ITERATIONS = 200
-CONVERGED = 1e-5
+CONVERGED = 1e-4  # the learned numbers are reported to 3 decimals
 MIN_COELUTION_SD = 0.001  # min
 MIN_LOG_RATIO_SD = 0.1
 
@@ -69,8 +70,10 @@ class FragmentModel:
     def pair_density(self, rt_diff: np.ndarray, log_ratio: np.ndarray,
                      parent_choices: np.ndarray) -> np.ndarray:
         """Density of a fragment's RT and log Volume given each candidate parent."""
-        return (_normal(rt_diff, 0.0, self.coelution_sd)
-                * _normal(log_ratio, self.log_ratio_mean, self.log_ratio_sd) / parent_choices)
+        rt_z = rt_diff / self.coelution_sd
+        ratio_z = (log_ratio - self.log_ratio_mean) / self.log_ratio_sd
+        return (np.exp(-0.5 * (rt_z ** 2 + ratio_z ** 2))
+                / (2 * np.pi * self.coelution_sd * self.log_ratio_sd * parent_choices))
 
     def describe(self) -> str:
         """One sentence for the warnings list."""
@@ -88,10 +91,10 @@ one peak in twenty a fragment."""
 
 @dataclass(frozen=True)
 class PairEvidence:
-    """The candidate pairs as the model sees them: each pair's fragment (numbered 0..n-1 over the
-    participants), parent (position in the eligible rows), ΔRT, log Volume ratio and parent
-    choices; per participant the density of being a peak of its own, and whether it is trusted
-    (an anchor)."""
+    """The candidate pairs as the model sees them, ordered by fragment: each pair's fragment
+    (numbered 0..n-1 over the participants), parent (position in the eligible rows, and among the
+    participants), ΔRT, log Volume ratio and parent choices; per participant the density of being
+    a peak of its own, and whether it is trusted (an anchor)."""
 
     fragment: np.ndarray
     parent: np.ndarray
@@ -117,11 +120,29 @@ class PairEvidence:
         fragment_density = model.prior * np.bincount(self.fragment, density, minlength=n)
         total = fragment_density + (1 - model.prior) * self.independent * self._line_free(
             current)
-        has_candidate = np.bincount(self.fragment, minlength=n) > 0
         with np.errstate(invalid="ignore", divide="ignore"):
-            p_fragment = np.where(has_candidate, fragment_density / total, np.nan)
+            p_fragment = np.where(self.has_candidate, fragment_density / total, np.nan)
             p_pair = model.prior * density / total[self.fragment]
         return p_fragment, np.nan_to_num(p_pair)
+
+    @cached_property
+    def has_candidate(self) -> np.ndarray:
+        """Participants with at least one possible parent."""
+        return np.bincount(self.fragment, minlength=len(self.independent)) > 0
+
+    def most_probable_pair(self, p_pair: np.ndarray) -> np.ndarray:
+        """Per participant the pair of its most probable parent (-1 without a candidate; the
+        first on a tie)."""
+        best = np.full(len(self.independent), -1)
+        if not len(p_pair):
+            return best
+        starts = np.flatnonzero(np.diff(self.fragment, prepend=-1))
+        top = np.repeat(np.maximum.reduceat(p_pair, starts), np.diff(np.append(starts,
+                                                                                 len(p_pair))))
+        first = np.minimum.reduceat(np.where(p_pair == top, np.arange(len(p_pair)), len(p_pair)),
+                                    starts)
+        best[self.fragment[starts]] = first
+        return best
 
     def _current(self, p_fragment: np.ndarray) -> np.ndarray:
         """P(fragment) of each participant as a parent or rival sees it (an anchor's is 0; one
@@ -142,8 +163,7 @@ def fit_fragment_model(evidence: PairEvidence, tolerance: float
     each participant's P(fragment) under it."""
     model = replace(DEFAULT_MODEL, coelution_sd=min(DEFAULT_MODEL.coelution_sd, tolerance / 2))
     start, n = model, len(evidence.independent)
-    undecided = np.bincount(evidence.fragment, minlength=n) > 0
-    p_fragment = np.where(undecided, 0.5, np.nan)  # no view yet on who is a fragment
+    p_fragment = np.where(evidence.has_candidate, 0.5, np.nan)  # no view yet on who is one
     for _ in range(MAX_ITERATIONS):
         p_fragment, weight = evidence.posterior(model, p_fragment)
         weight = np.where(evidence.trusted[evidence.fragment], 0.0, weight)
@@ -173,7 +193,7 @@ def judge_fragments(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidat
     evidence = pair_evidence(eligible, at, candidates, judged)
     model, p_fragment = fit_fragment_model(evidence, params.rt_tolerance)
     p_pair = evidence.posterior(model, p_fragment)[1]
-    best = _most_probable_pair(evidence.fragment, p_pair, len(at))
+    best = evidence.most_probable_pair(p_pair)
     is_fragment = (p_fragment >= DECISION) & ~evidence.trusted
     frag_at, parent_at = at[is_fragment], evidence.parent[best[is_fragment]]
     per_row, events = rule5_columns(
@@ -201,14 +221,15 @@ def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates
                                     spread)
     compact = np.full(len(eligible), -1)
     compact[at] = np.arange(len(at))
-    frag_at, parent_at = candidates.fragment, candidates.parent
+    by_fragment = np.argsort(candidates.fragment, kind="stable")
+    frag_at, parent_at = candidates.fragment[by_fragment], candidates.parent[by_fragment]
     fragment = compact[frag_at]
     rt = eligible["RT"].to_numpy(float)
     return PairEvidence(fragment=fragment, parent=parent_at,
                         parent_participant=compact[parent_at],
                         rt_diff=rt[frag_at] - rt[parent_at],
                         log_ratio=log_volume[fragment] - log_volume[compact[parent_at]],
-                        parent_choices=candidates.parent_choices.astype(float),
+                        parent_choices=candidates.parent_choices[by_fragment].astype(float),
                         independent=independent,
                         trusted=eligible["Anchor"].eq(True).to_numpy()[at],
                         **_rivals(eligible, at, judged))
@@ -243,14 +264,6 @@ def _log_volumes(volume: np.ndarray) -> np.ndarray:
     positive = volume[volume > 0]
     floor = positive.min() if len(positive) else 1.0
     return np.log(np.maximum(volume, floor))
-
-
-def _most_probable_pair(fragment: np.ndarray, p_pair: np.ndarray, n: int) -> np.ndarray:
-    """Per participant the pair of its most probable parent (-1 without a candidate)."""
-    best = np.full(n, -1)
-    order = np.lexsort((p_pair, fragment))  # each fragment's likeliest pair last
-    best[fragment[order]] = order
-    return best
 
 
 def _with_kept_notes(notes: np.ndarray, eligible: pd.DataFrame, kept_at: np.ndarray,

@@ -129,6 +129,20 @@ def test_rows_selected_in_the_table_are_highlighted_in_the_charts(results):
     assert '"highlighted":true' in after.replace(" ", "") or "true" in after
 
 
+def test_picking_a_fragment_event_lists_its_rows_with_their_fragment_probability(
+        results, store, sample_run):
+    result = store.load_result(sample_run)
+    event = result.fragment_events.iloc[0]
+    open_tab(results, "Fragments")
+    results.session_state["results_events"] = {
+        "selection": {"rows": [0], "columns": [], "cells": []}}
+    results.run()
+    no_exception(results)
+    members = table_with(results, "rule5_role", "rule5_fragment_probability")
+    assert members["row_id"].tolist() == [event["parent_row_id"], *event["fragment_row_ids"]]
+    assert (members["rule5_fragment_probability"].iloc[1:] >= 0.5).all()
+
+
 def test_points_picked_in_a_chart_filter_the_table(results, store, sample_run):
     rows = store.load_result(sample_run).rows
     picked = rows["row_id"].iloc[[3, 7]].tolist()

@@ -5,10 +5,12 @@ peak off that one line an outlier. On real data most prefixes have 0-2 anchors, 
 series show whole second lines of peaks (another isomer) at a constant offset across tails. 2.0
 keeps the 1.0 fit where it exists and adds, in order of preference:
 
-``prefix``       the prefix's own 1.0 model (accepted, ``min_anchors`` or more anchors),
-                 refined by its own peaks (``refit_on_members``) like the next two.
+``prefix``       the prefix's own 1.0 model (accepted, ``min_anchors`` or more anchors spanning
+                 at least ``REFIT_MIN_SPAN`` Log P units: a slope fitted on a narrower range
+                 extrapolates badly), refined by its own peaks (``refit_on_members``) like the
+                 next two.
 ``pooled``       a shared Log P slope fitted on the anchors of every prefix (each prefix its own
-                 offset), with this prefix's offset taken from its 1 or 2 anchors.
+                 offset), with this prefix's offset taken from its anchors.
 ``self``         the shared slope, with the offset found from the prefix's own peaks: the line
                  that the most lipid tails agree on (a misidentification is a lone peak; the
                  correct identifications of one head group line up across tails). Ties between
@@ -369,7 +371,7 @@ class MainLine:
 def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: PooledContext,
                prior: float | None) -> MainLine | None:
     """The best available line of one prefix (module docstring); None if no level applies."""
-    if bool(group["accepted"]):
+    if bool(group["accepted"]) and np.ptp(rows.log_p[rows.anchor]) >= REFIT_MIN_SPAN:
         scale = max(float(group["rmse_cv"]), ctx.prefix_scale)
         return MainLine("prefix", int(group["n_anchors"]), float(group["r2_cv"]),
                         refit_on_members(rows.log_p, rows.rt, own_predicted, rows.shaping,

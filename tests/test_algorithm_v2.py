@@ -59,6 +59,17 @@ def test_a_prefix_with_one_anchor_is_judged_by_the_pooled_model():
     assert group["judged_by"] == "pooled" and group["n_outlier"] == 1
 
 
+def test_an_own_model_from_anchors_in_a_narrow_log_p_range_gives_way_to_the_pooled_line():
+    """GM1's 5 anchors span 2.2 Log P units, GT1's 3 only 1.1: a slope from so narrow a range
+    would be extrapolated to GT1's other tails."""
+    rows = anchored_family() + [peak("GT1", 40, 10.1), peak("GM1", 40, 4.7)]
+    result = analyze(table(rows))
+    models = result.rows.groupby("prefix")["rule1_model"].first()
+    assert models["GM1"] == "prefix" and models["GT1"] == "pooled"
+    assert result.groups.set_index("prefix").loc["GT1", "accepted"]  # 1.0 accepted it
+    assert by_name(result).loc["GT1(40:1;O2)", "status"] == "valid"
+
+
 def test_an_anchorless_prefix_is_judged_by_the_line_its_tails_agree_on():
     rows = anchored_family() + [peak("GT3", c, 3.7, noise=NOISE[i])
                                 for i, c in enumerate(range(33, 39))]

@@ -8,13 +8,14 @@ glycan by chance. 2.0 weighs two explanations of each such peak, from its RT and
 
 * **a peak of its own**: its RT follows its own head group's line (the Rule 1 2.0 residual model:
   N(0, s²) around the nearest line, or anywhere within ``MISID_SPAN`` for a misidentification),
-  and its Volume is an ordinary Volume of this run (a normal on log Volume fitted to all peaks);
+  and its Volume is an ordinary Volume of this run (a normal on log Volume fitted to all peaks
+  that take part in Rule 5);
 * **an in-source fragment of a possible parent p**: it elutes at p's apex (ΔRT normal with SD
   ``coelution_sd``) and carries a share of p's Volume (log of the ratio normal with mean
   ``log_ratio_mean`` and SD ``log_ratio_sd``). A parent loses sugars towards any of the smaller
-  glycans of its tail seen in the run with equal chance (1 / ``parent_choices``), and it must be
-  a peak of its own (weight 1 − P(parent is a fragment)): a fragment of a fragment is charged to
-  the compound that really eluted.
+  glycans of its tail seen in the run with equal chance (1 / ``parent_choices``), and it should
+  be a peak of its own: a parent counts with weight 1 − P(parent is a fragment), so a chain of
+  losses is charged to the compound that really eluted as far as the evidence tells them apart.
 
 One compound gives one peak per line. When another peak of the same name sits on the same Rule 1
 line (a rival), this peak can be a peak of its own only if the rival is a fragment or a
@@ -48,7 +49,7 @@ from .formatting import first_items, fixed3, signed3
 from .fragments import Candidates, rule5_columns
 from .params import AnalysisParams
 from .result import AnalysisWarning
-from .rule1_pooled import MISID_SPAN, rt_density
+from .rule1_pooled import MISID_SPAN, p_correct, rt_density
 
 DECISION = 0.5
 PRIOR_PAIRS = 10.0
@@ -56,6 +57,8 @@ MAX_ITERATIONS = 200
 CONVERGED = 1e-4  # the learned numbers are reported to 3 decimals
 MIN_COELUTION_SD = 0.001  # min
 MIN_LOG_RATIO_SD = 0.1
+MIN_LOG_VOLUME_SD = 0.1
+CHANGE_SETTLED = 1e-3  # largest change of any P(fragment) between rounds at convergence
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class PairEvidence:
     trusted: np.ndarray
     rival: np.ndarray  # (n, 2): the same name's neighbouring peaks on the same line as
     # participants (n for a peak without Volume), -1 for none
-    rival_misidentified: np.ndarray  # (n, 2): how much less likely the rival is off its line
+    rival_misidentified: np.ndarray  # (n, 2): P(the rival is misidentified | its residual)
 
     def posterior(self, model: FragmentModel, p_fragment: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -120,10 +123,12 @@ class PairEvidence:
         fragment_density = model.prior * np.bincount(self.fragment, density, minlength=n)
         total = fragment_density + (1 - model.prior) * self.independent * self._line_free(
             current)
+        settled = total > 0  # both densities can underflow far from every line and parent
         with np.errstate(invalid="ignore", divide="ignore"):
-            p_fragment = np.where(self.has_candidate, fragment_density / total, np.nan)
+            p_fragment = np.where(self.has_candidate,
+                                  np.where(settled, fragment_density / total, model.prior), np.nan)
             p_pair = model.prior * density / total[self.fragment]
-        return p_fragment, np.nan_to_num(p_pair)
+        return p_fragment, np.nan_to_num(p_pair, nan=0.0, posinf=0.0)
 
     @cached_property
     def has_candidate(self) -> np.ndarray:
@@ -152,37 +157,54 @@ class PairEvidence:
     def _line_free(self, current: np.ndarray) -> np.ndarray:
         """How likely each peak's place on its line is free for it: one compound gives one peak
         per line, so if another peak of the same name sits there (a rival), this peak can be
-        a peak of its own only if the rival is a fragment or a misidentification."""
-        p_rival = np.where(self.rival >= 0, current[self.rival], 0.0)
-        return np.min(p_rival + (1 - p_rival) * self.rival_misidentified, axis=1)
+        a peak of its own only if the rival is a fragment or a misidentification (the minimum
+        over the rivals before and after it)."""
+        p_rival = current[self.rival]
+        free = np.where(self.rival >= 0, p_rival + (1 - p_rival) * self.rival_misidentified, 1.0)
+        return free.min(axis=1)
 
 
 def fit_fragment_model(evidence: PairEvidence, tolerance: float
-                       ) -> tuple[FragmentModel, np.ndarray]:
+                       ) -> tuple[FragmentModel, np.ndarray, np.ndarray]:
     """Expectation-maximisation of the model on one run, shrunk towards ``DEFAULT_MODEL``; and
-    each participant's P(fragment) under it."""
-    model = replace(DEFAULT_MODEL, coelution_sd=min(DEFAULT_MODEL.coelution_sd, tolerance / 2))
-    start, n = model, len(evidence.independent)
+    under it each participant's P(fragment) and each pair's P(fragment of that parent)."""
+    model = _default_model(tolerance)
     p_fragment = np.where(evidence.has_candidate, 0.5, np.nan)  # no view yet on who is one
     for _ in range(MAX_ITERATIONS):
-        p_fragment, weight = evidence.posterior(model, p_fragment)
-        weight = np.where(evidence.trusted[evidence.fragment], 0.0, weight)
-        total = weight.sum() + PRIOR_PAIRS
-        mean = (weight @ evidence.log_ratio + PRIOR_PAIRS * start.log_ratio_mean) / total
-        updated = FragmentModel(
-            coelution_sd=float(np.clip(np.sqrt(
-                (weight @ evidence.rt_diff ** 2 + PRIOR_PAIRS * start.coelution_sd ** 2) / total),
-                MIN_COELUTION_SD, tolerance)),
-            log_ratio_mean=float(min(mean, 0.0)),
-            log_ratio_sd=float(max(np.sqrt(
-                (weight @ (evidence.log_ratio - mean) ** 2 + PRIOR_PAIRS * start.log_ratio_sd ** 2)
-                / total), MIN_LOG_RATIO_SD)),
-            prior=float((weight.sum() + PRIOR_PAIRS * start.prior) / (n + PRIOR_PAIRS)))
-        converged = np.allclose(_as_array(updated), _as_array(model), rtol=0, atol=CONVERGED)
+        previous = p_fragment
+        p_fragment, p_pair = evidence.posterior(model, p_fragment)
+        updated = _m_step(evidence, p_pair, tolerance)
+        settled = np.allclose(_as_array(updated), _as_array(model), rtol=0, atol=CONVERGED) and (
+            np.nanmax(np.abs(p_fragment - previous), initial=0.0) < CHANGE_SETTLED)
         model = updated
-        if converged:
+        if settled:
             break
-    return model, evidence.posterior(model, p_fragment)[0]
+    p_fragment, p_pair = evidence.posterior(model, p_fragment)
+    return model, p_fragment, p_pair
+
+
+def _default_model(tolerance: float) -> FragmentModel:
+    """``DEFAULT_MODEL``, its co-elution no wider than half the RT tolerance."""
+    return replace(DEFAULT_MODEL, coelution_sd=min(DEFAULT_MODEL.coelution_sd, tolerance / 2))
+
+
+def _m_step(evidence: PairEvidence, p_pair: np.ndarray, tolerance: float) -> FragmentModel:
+    """The model's numbers from the pairs weighted by P(fragment of that parent), each pooled
+    with ``PRIOR_PAIRS`` pseudo-pairs drawn from the default model; anchors count for nothing."""
+    default = _default_model(tolerance)
+    weight = np.where(evidence.trusted[evidence.fragment], 0.0, p_pair)
+    total = weight.sum() + PRIOR_PAIRS
+    mean = (weight @ evidence.log_ratio + PRIOR_PAIRS * default.log_ratio_mean) / total
+    ratio_spread = (weight @ (evidence.log_ratio - mean) ** 2
+                    + PRIOR_PAIRS * (default.log_ratio_sd ** 2
+                                     + (default.log_ratio_mean - mean) ** 2)) / total
+    coelution = (weight @ evidence.rt_diff ** 2 + PRIOR_PAIRS * default.coelution_sd ** 2) / total
+    untrusted = int((~evidence.trusted).sum())
+    return FragmentModel(
+        coelution_sd=float(np.clip(np.sqrt(coelution), MIN_COELUTION_SD, tolerance)),
+        log_ratio_mean=float(min(mean, 0.0)),
+        log_ratio_sd=float(max(np.sqrt(ratio_spread), MIN_LOG_RATIO_SD)),
+        prior=float((weight.sum() + PRIOR_PAIRS * default.prior) / (untrusted + PRIOR_PAIRS)))
 
 
 def judge_fragments(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates,
@@ -191,8 +213,7 @@ def judge_fragments(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidat
     """Rule 5 per-row columns (with ``rule5_fragment_probability``), events and warnings, from
     the participants at ``at``, their ``candidates`` and the Rule 1 2.0 columns ``judged``."""
     evidence = pair_evidence(eligible, at, candidates, judged)
-    model, p_fragment = fit_fragment_model(evidence, params.rt_tolerance)
-    p_pair = evidence.posterior(model, p_fragment)[1]
+    model, p_fragment, p_pair = fit_fragment_model(evidence, params.rt_tolerance)
     best = evidence.most_probable_pair(p_pair)
     is_fragment = (p_fragment >= DECISION) & ~evidence.trusted
     frag_at, parent_at = at[is_fragment], evidence.parent[best[is_fragment]]
@@ -216,7 +237,7 @@ def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates
     z = judged["z"].to_numpy(float)[at]
     scale = judged["rule1_scale"].to_numpy(float)[at]
     on_line = np.where(np.isnan(z), 1 / MISID_SPAN, rt_density(np.nan_to_num(z), scale))
-    spread = max(float(np.std(log_volume)), MIN_LOG_RATIO_SD) if len(at) else 1.0
+    spread = max(float(np.std(log_volume)), MIN_LOG_VOLUME_SD) if len(at) else 1.0
     independent = on_line * _normal(log_volume, float(np.mean(log_volume)) if len(at) else 0.0,
                                     spread)
     compact = np.full(len(eligible), -1)
@@ -237,7 +258,7 @@ def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates
 
 def _rivals(eligible: pd.DataFrame, at: np.ndarray, judged: pd.DataFrame) -> dict:
     """Per participant the peaks of the same name just before and after it on the same Rule 1
-    line (both valid there), and for each how much likelier it is misidentified than on line."""
+    line (both valid there), and for each P(misidentified | its residual)."""
     line = judged["isomer_series"].astype(float).to_numpy()
     on_line = judged["rule1_status"].eq("valid").to_numpy() & ~np.isnan(line)
     key = pd.factorize(pd.Series(eligible["Name"].to_numpy(object)) + "#"
@@ -248,9 +269,8 @@ def _rivals(eligible: pd.DataFrame, at: np.ndarray, judged: pd.DataFrame) -> dic
     rival = np.full((len(eligible), 2), -1)
     rival[order[1:][same_as_next], 0] = order[:-1][same_as_next]
     rival[order[:-1][same_as_next], 1] = order[1:][same_as_next]
-    z, scale = judged["z"].to_numpy(float), judged["rule1_scale"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        misidentified = np.nan_to_num(rt_density(np.inf, 1.0) / rt_density(z, scale), nan=1.0)
+    misidentified = 1 - p_correct(judged["z"].to_numpy(float),
+                                  judged["rule1_scale"].to_numpy(float))
     compact = np.full(len(eligible) + 1, len(at))  # a rival without Volume: never a fragment
     compact[at] = np.arange(len(at))
     compact[-1] = -1
@@ -260,9 +280,9 @@ def _rivals(eligible: pd.DataFrame, at: np.ndarray, judged: pd.DataFrame) -> dic
 
 
 def _log_volumes(volume: np.ndarray) -> np.ndarray:
-    """ln Volume, a zero Volume read as the smallest positive one (below detection)."""
+    """ln Volume, a zero Volume read as half the smallest positive one (below detection)."""
     positive = volume[volume > 0]
-    floor = positive.min() if len(positive) else 1.0
+    floor = positive.min() / 2 if len(positive) else 1.0
     return np.log(np.maximum(volume, floor))
 
 
@@ -285,7 +305,7 @@ def _with_kept_notes(notes: np.ndarray, eligible: pd.DataFrame, kept_at: np.ndar
 
 def _warnings(model: FragmentModel, eligible: pd.DataFrame, at: np.ndarray,
               p_fragment: np.ndarray, trusted: np.ndarray):
-    if np.isfinite(p_fragment).any():  # some peak co-elutes with a possible parent
+    if np.isfinite(p_fragment[~trusted]).any():  # the model learned from some peak
         yield AnalysisWarning("rule5_model", "info", "Rule 5 learned from this run: "
                               + model.describe())
     suspicious = trusted & (p_fragment >= DECISION)

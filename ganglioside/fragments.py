@@ -65,10 +65,12 @@ def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float) -> np.n
 
 @dataclass(frozen=True)
 class Candidates:
-    """Candidate pairs that meet Rule 5's criteria (9.2-9.3), as positions: a possible fragment
-    and, per parent class (one tail and composition, i.e. one name), the class's best candidate
-    in the RT window; ``parent_choices`` is the number of glycan classes of its tail that the
-    parent could have lost sugars to (at least 1)."""
+    """Candidate pairs that meet Rule 5's criteria (9.2-9.3), as row positions (in the table
+    ``candidate_pairs`` was given, or in ``eligible`` from ``rule5_candidates``): a possible
+    fragment and, per parent class (one tail and composition, i.e. one name), the class's best
+    candidate in the RT window (spec 9.4's order: the largest Volume; a smaller peak of the same
+    name in the window is not considered); ``parent_choices`` is the number of glycan classes of
+    its tail that the parent could have lost sugars to (at least 1)."""
 
     fragment: np.ndarray
     parent: np.ndarray
@@ -166,10 +168,8 @@ def run_rule5(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, params: Ana
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Algorithm 1.0 Rule 5: per-row columns (indexed like ``eligible``, with ``_rule5_note``)
     and events (13.4)."""
-    at = participants_of(eligible)
-    part = eligible[PART_COLUMNS].iloc[at]
-    parent_row = find_parents(part, composition_matrix(part, modifier_counts),
-                              params.rt_tolerance)
+    at, part, comp = _participants(eligible, modifier_counts)
+    parent_row = find_parents(part, comp, params.rt_tolerance)
     frag_at = at[parent_row >= 0]
     parent_at = pd.Index(eligible["row_id"]).get_indexer(parent_row[parent_row >= 0])
     return rule5_columns(eligible, at, frag_at, parent_at)
@@ -179,10 +179,17 @@ def rule5_candidates(eligible: pd.DataFrame, modifier_counts: pd.DataFrame,
                      params: AnalysisParams) -> tuple[np.ndarray, Candidates]:
     """The participants' positions in ``eligible`` and every candidate pair among them (as
     positions in ``eligible`` too)."""
+    at, part, comp = _participants(eligible, modifier_counts)
+    pairs = candidate_pairs(part, comp, params.rt_tolerance)
+    return at, Candidates(at[pairs.fragment], at[pairs.parent], pairs.parent_choices)
+
+
+def _participants(eligible: pd.DataFrame, modifier_counts: pd.DataFrame
+                  ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """The participants' positions in ``eligible``, their Rule 5 columns and compositions."""
     at = participants_of(eligible)
     part = eligible[PART_COLUMNS].iloc[at]
-    pairs = candidate_pairs(part, composition_matrix(part, modifier_counts), params.rt_tolerance)
-    return at, Candidates(at[pairs.fragment], at[pairs.parent], pairs.parent_choices)
+    return at, part, composition_matrix(part, modifier_counts)
 
 
 def rule5_columns(eligible: pd.DataFrame, at: np.ndarray, frag_at: np.ndarray,

@@ -28,14 +28,16 @@ def confidence(rows: pd.DataFrame) -> pd.Series:
     A row is a correct, independent identification when it is not an in-source fragment
     (Rule 5's P(fragment); an anchor is trusted, so 0) and its RT fits its line (Rule 1's
     P(correct | residual)): P(good) = (1 − P(fragment)) · P(correct). A ``valid`` row gets
-    P(good), an ``outlier`` or ``fragment`` 1 − P(good); rows without a line (unverified,
-    invalid, anchors of a prefix no level could judge) get none.
+    P(good), an ``outlier`` or ``fragment`` 1 − P(good). Without a line a fragment's confidence
+    is its P(fragment), and other rows without a line (unverified, invalid, anchors of a prefix
+    no level could judge) get none.
     """
+    status = rows["status"].to_numpy(object)
     on_line = p_correct(rows["z"].to_numpy(float), rows["rule1_scale"].to_numpy(float))
+    on_line = np.where(np.isnan(on_line) & (status == "fragment"), 1.0, on_line)
     fragment = np.where(rows["Anchor"].eq(True), 0.0,
                         rows["rule5_fragment_probability"].fillna(0).to_numpy(float))
     good = (1 - fragment) * on_line
-    status = rows["status"].to_numpy(object)
     value = np.where(status == "valid", good, 1 - good)
     value[np.isin(status, ("invalid", "unverified"))] = np.nan
     return pd.Series(value, index=rows.index, dtype=float)

@@ -179,6 +179,17 @@ def test_a_second_peak_of_a_name_on_the_same_line_is_the_fragment_of_the_larger_
     assert rows_named(alone, "GD1(38:1;O2)")["status"].tolist() == ["valid"]
 
 
+def test_without_any_line_a_fragments_confidence_is_its_fragment_probability():
+    rows = [("GT1(38:1;O2)", 9.0, 1e6, 1.58, "F"), ("GD1(38:1;O2)", 9.01, 1e5, 4.05, "F"),
+            ("GM1(38:1;O2)", 9.0, 0.0, 6.52, "F")]
+    result = analyze(table(rows))
+    assert (result.rows["rule1_status"] == "unverified").all()
+    flagged = result.rows[result.rows["status"] == "fragment"]
+    assert len(flagged) >= 1
+    assert flagged["confidence"].tolist() == pytest.approx(
+        flagged["rule5_fragment_probability"].tolist())
+
+
 def test_an_anchor_is_never_a_fragment_but_a_likely_one_is_reported():
     gd1 = peak("GD1", 39, 7.4, volume=1e4)
     rival = ("GD1(39:1;O2)", round(gd1[1] + 0.15, 3), 1e5, gd1[3], "F")  # no parent near

@@ -35,7 +35,7 @@ def evidence(n_fragments: int = 150, n_coincident: int = 300, seed: int = 0, tru
 
 
 def test_the_model_learns_coelution_volume_share_and_frequency_from_the_run():
-    model, p_fragment = fit_fragment_model(evidence(), tolerance=0.1)
+    model, p_fragment, _ = fit_fragment_model(evidence(), tolerance=0.1)
     assert model.coelution_sd == pytest.approx(0.02, abs=0.005)
     assert np.exp(model.log_ratio_mean) == pytest.approx(0.2, rel=0.15)
     assert model.prior == pytest.approx(150 / 450, abs=0.05)
@@ -43,21 +43,27 @@ def test_the_model_learns_coelution_volume_share_and_frequency_from_the_run():
     assert called[:150].mean() > 0.95 and called[150:].mean() < 0.05
 
 
-def test_without_candidate_pairs_the_defaults_stand():
+def test_a_few_pairs_move_the_numbers_only_part_of_the_way_from_the_defaults():
+    few, _, _ = fit_fragment_model(evidence(n_fragments=8, n_coincident=8), tolerance=0.1)
+    many, _, _ = fit_fragment_model(evidence(), tolerance=0.1)
+    assert many.coelution_sd < few.coelution_sd < DEFAULT_MODEL.coelution_sd
+    assert many.log_ratio_sd < few.log_ratio_sd < DEFAULT_MODEL.log_ratio_sd
+
+
+def test_without_candidate_pairs_no_peak_gets_a_probability():
     empty = PairEvidence(*(np.empty(0, dtype=int) for _ in range(3)), np.empty(0), np.empty(0),
                          np.empty(0), independent=np.full(5, ON_LINE), trusted=np.zeros(5, bool),
-                         rival=np.full((5, 2), -1), rival_misidentified=np.ones((5, 2)))
-    model, p_fragment = fit_fragment_model(empty, tolerance=0.1)
+                         rival=np.full((5, 2), -1), rival_misidentified=np.zeros((5, 2)))
+    model, p_fragment, p_pair = fit_fragment_model(empty, tolerance=0.1)
+    assert np.isnan(p_fragment).all() and len(p_pair) == 0
     assert model.coelution_sd == DEFAULT_MODEL.coelution_sd
-    assert model.log_ratio_mean == DEFAULT_MODEL.log_ratio_mean
-    assert np.isnan(p_fragment).all()
 
 
 def test_anchors_do_not_shape_the_learned_model():
     trusted = np.zeros(450, dtype=bool)
     trusted[:150] = True  # every true fragment is an anchor: nothing fragment-like is left
-    model, _ = fit_fragment_model(evidence(trusted=trusted), tolerance=0.1)
-    learned, _ = fit_fragment_model(evidence(), tolerance=0.1)
+    model, _, _ = fit_fragment_model(evidence(trusted=trusted), tolerance=0.1)
+    learned, _, _ = fit_fragment_model(evidence(), tolerance=0.1)
     assert model.prior < learned.prior / 3
 
 
@@ -66,9 +72,34 @@ def test_a_rival_on_the_same_line_makes_a_coeluting_peak_a_fragment():
     line, this one is not a peak of its own."""
     rival = np.full((450, 2), -1)
     rival[150:, 0] = 450  # every coincidence has a rival without Volume (never a fragment)
-    misidentified = np.ones((450, 2))
-    misidentified[150:, 0] = OFF_LINE / ON_LINE
-    _, alone = fit_fragment_model(evidence(), tolerance=0.1)
-    _, with_rival = fit_fragment_model(
+    misidentified = np.zeros((450, 2))
+    misidentified[150:, 0] = 0.01  # the rival fits its line
+    _, alone, _ = fit_fragment_model(evidence(), tolerance=0.1)
+    _, with_rival, _ = fit_fragment_model(
         evidence(rival=rival, rival_misidentified=misidentified), tolerance=0.1)
     assert np.median(with_rival[150:]) > np.median(alone[150:]) * 5
+
+
+def chain(parent_one_is_fragment: bool) -> PairEvidence:
+    """Peak 0 (a GT1) has no possible parent; peak 1 (a GD1) may be its fragment; peak 2 (a GM1)
+    co-elutes with both, with the same ΔRT and Volume ratio to each."""
+    return PairEvidence(
+        fragment=np.array([1, 2, 2]), parent=np.array([10, 10, 11]),
+        parent_participant=np.array([0, 0, 1]), rt_diff=np.array([0.0, 0.01, 0.01]),
+        log_ratio=np.log([0.2, 0.1, 0.1]), parent_choices=np.ones(3),
+        independent=np.array([ON_LINE, OFF_LINE if parent_one_is_fragment else ON_LINE * 1e3,
+                              OFF_LINE]) * VOLUME_DENSITY,
+        trusted=np.zeros(3, dtype=bool), rival=np.full((3, 2), -1),
+        rival_misidentified=np.zeros((3, 2)))
+
+
+def test_a_fragment_is_charged_to_a_parent_that_is_a_peak_of_its_own():
+    fragment_parent = chain(parent_one_is_fragment=True)
+    _, p_fragment, p_pair = fit_fragment_model(fragment_parent, tolerance=0.1)
+    assert p_fragment[1] > 0.5
+    assert fragment_parent.most_probable_pair(p_pair)[2] == 1  # the pair with peak 0, the GT1
+    real_parent = chain(parent_one_is_fragment=False)
+    _, p_fragment, p_pair = fit_fragment_model(real_parent, tolerance=0.1)
+    assert p_fragment[1] < 0.5
+    assert real_parent.most_probable_pair(p_pair)[2] in (1, 2)
+    assert real_parent.most_probable_pair(p_pair)[0] == -1  # peak 0 has no possible parent

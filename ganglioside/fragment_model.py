@@ -58,7 +58,7 @@ CONVERGED = 1e-4  # the learned numbers are reported to 3 decimals
 MIN_COELUTION_SD = 0.001  # min
 MIN_LOG_RATIO_SD = 0.1
 MIN_LOG_VOLUME_SD = 0.1
-CHANGE_SETTLED = 1e-3  # largest change of any P(fragment) between rounds at convergence
+CHANGE_SETTLED = 0.01  # no P(fragment) moves by a percentage point any more
 
 
 @dataclass(frozen=True)
@@ -314,8 +314,8 @@ def _warnings(model: FragmentModel, eligible: pd.DataFrame, at: np.ndarray,
         yield AnalysisWarning(
             "anchor_fragment", "warning",
             f"{len(ids)} anchor(s) look like in-source fragments of a larger co-eluting peak "
-            f"(rows {first_items(ids)}); they stay valid as trusted identifications: check "
-            "that they are independent peaks", tuple(ids))
+            f"(rows {first_items(ids)}); as trusted identifications they are not called "
+            "fragments: check that they are independent peaks", tuple(ids))
 
 
 def _normal(x: np.ndarray, mean: float, sd: float) -> np.ndarray:

@@ -317,7 +317,8 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     bases = {prefix: base[at[0]] for prefix, at in groups}
     parallel = _family_lines(rows, groups, lines, bases, params)
     parts = [_verdicts(rows.take(at), prefix, lines[prefix], parallel.get(bases[prefix], []),
-                       params) if lines[prefix] else _undecided(rows.take(at), prefix)
+                       params, bases[prefix] in ISOMER_SERIES) if lines[prefix]
+             else _undecided(rows.take(at), prefix)
              for prefix, at in groups]
     judged, counts = _joined(parts, groups, eligible.index)
     return judged, pd.DataFrame([m.as_record() for m in ctx.metrics.values()]), counts
@@ -446,14 +447,22 @@ def _family_lines(rows: PrefixRows, groups, lines: dict, bases: dict, params
             for base in residual}
 
 
-def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], params
-              ) -> dict[str, np.ndarray]:
-    """Status, z and isomer line of every row of one prefix."""
+def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], params,
+              isomer_capable: bool = False) -> dict[str, np.ndarray]:
+    """Status, z and isomer line of every row of one prefix: its main line, its family's
+    parallel lines centred on its own peaks, and (isomer-capable) lines of its own peaks that
+    recur off those at one offset (``isomer_lines`` on its unexplained peaks), at most
+    ``MAX_PARALLEL_LINES`` parallel lines in all."""
     level, n, r2, predicted, scale = line.level, line.n, line.r2, line.predicted, line.scale
     residual = rows.rt - predicted
-    lines = np.array([0.0, *(own_offset(residual[rows.shaping], offset,
-                                        params.outlier_threshold * scale)
+    width = params.outlier_threshold * scale
+    lines = np.array([0.0, *(own_offset(residual[rows.shaping], offset, width)
                              for offset in parallel)])
+    if isomer_capable and len(lines) <= MAX_PARALLEL_LINES:
+        unexplained = rows.shaping & (np.abs(residual[:, None] - lines[None, :]).min(axis=1)
+                                      > width)
+        own = isomer_lines(residual[unexplained], rows.name[unexplained], width)
+        lines = np.append(lines, own[:MAX_PARALLEL_LINES + 1 - len(lines)])
     distance = residual[:, None] - lines[None, :]
     nearest = np.argmin(np.abs(distance), axis=1)
     off_line = distance[np.arange(len(rows.rt)), nearest]

@@ -108,6 +108,22 @@ def test_isomer_series_is_a_parallel_line_not_outliers():
     assert lone["status"] == "outlier" and pd.isna(lone["isomer_series"])
 
 
+def test_a_prefix_shows_its_own_isomer_line_where_its_large_family_shows_none():
+    """40 GD1/GD1+dHex names and no isomer peaks among them: a family line would need 4 names.
+    GD1+OAc's own 3 tails at +0.9 min still make a parallel line of GD1+OAc."""
+    rows = anchored_family()
+    rows += [peak("GD1", c, 7.4, noise=NOISE[c % 10]) for c in range(30, 50)
+             if not 34 <= c <= 38]
+    rows += [peak("GD1+dHex", c, 8.9, anchor=c < 33, noise=NOISE[c % 10]) for c in range(30, 50)]
+    rows += [peak("GD1+OAc", c, 6.8, noise=NOISE[c % 10]) for c in range(36, 42)]
+    rows += [peak("GD1+OAc", c, 6.8, shift=0.9, noise=NOISE[(c + 3) % 10]) for c in (37, 39, 41)]
+    result = analyze(table(rows))
+    oac = result.rows[result.rows["prefix"] == "GD1+OAc"]
+    assert (oac["status"] == "valid").all()
+    assert oac["isomer_series"].tolist() == [1] * 6 + [2] * 3
+    assert oac["rule1_series_offset"].iloc[-1] == pytest.approx(0.9, abs=0.1)
+
+
 def test_series_that_cannot_have_isomers_keep_their_outliers():
     rows = anchored_family()
     rows += [peak("GM3", c, -0.7, shift=1.8) for c in range(37, 42)]
@@ -191,12 +207,14 @@ def test_without_any_line_a_fragments_confidence_is_its_fragment_probability():
 
 
 def test_an_anchor_is_never_a_fragment_but_a_likely_one_is_reported():
-    gd1 = peak("GD1", 39, 7.4, volume=1e4)
-    rival = ("GD1(39:1;O2)", round(gd1[1] + 0.15, 3), 1e5, gd1[3], "F")  # no parent near
-    anchor = gd1[:4] + ("T",)
-    rows = anchored_family() + [anchor, rival, coeluting("GT1(39:1;O2)", anchor)]
+    """GM3 has no isomers: with a second GM3(37:1) peak on the line, the anchor that co-elutes
+    with a larger glycan looks like its fragment, but stays a trusted identification."""
+    gm3 = peak("GM3", 37, -0.7, volume=1e4)
+    rival = ("GM3(37:1;O2)", round(gm3[1] - 0.09, 3), 1e5, gm3[3], "F")  # no parent near
+    anchor = gm3[:4] + ("T",)
+    rows = anchored_family() + [anchor, rival, coeluting("GM1(37:1;O2)", anchor)]
     result = analyze(table(rows))
-    row = result.rows[(result.rows["Name"] == "GD1(39:1;O2)") & result.rows["Anchor"]].iloc[0]
+    row = result.rows[(result.rows["Name"] == "GM3(37:1;O2)") & result.rows["Anchor"]].iloc[0]
     assert row["status"] == "valid" and row["rule5_role"] == "none"
     assert row["rule5_fragment_probability"] >= 0.5
     assert "an anchor, trusted as a peak of its own" in row["reasons"]

@@ -281,7 +281,8 @@ def fragment_events(result: AnalysisResult, highlight_row_ids=()) -> alt.LayerCh
     tolerance = result.parameters.rt_tolerance
     x = alt.X("rt_offset:Q", title="RT − parent RT (min)",
               scale=alt.Scale(domain=[-tolerance, tolerance], nice=False))
-    y = alt.Y("event:N", title=None, sort=order, axis=alt.Axis(labelLimit=360))
+    y = alt.Y("event:N", title=None, sort=order,  # every event keeps its label
+              axis=alt.Axis(labelLimit=360, labelOverlap=False))
     spans = alt.Chart(members).mark_rule(color=MODEL_COLOUR).encode(
         x="min(rt_offset):Q", x2="max(rt_offset):Q", y=y)
     select = _selection()
@@ -302,7 +303,7 @@ def fragment_events(result: AnalysisResult, highlight_row_ids=()) -> alt.LayerCh
     return alt.layer(spans, marks).properties(
         title=_title("In-source fragment events",
                      f"parent (blue) and its fragments, within ±{tolerance:g} min", note),
-        width=WIDTH, height=max(120, 22 * len(shown)))
+        width=WIDTH, height=max(120, 24 * len(shown)))
 
 
 def _event_members(events: pd.DataFrame) -> pd.DataFrame:

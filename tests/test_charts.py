@@ -243,6 +243,7 @@ def test_fragment_events_one_line_per_event_with_parent_and_fragments():
     assert layer["encoding"]["y"]["sort"] == [
         f"event 1: =GD1(34:1;O2) at {rows.loc[0, 'RT']:.3f} min",
         f"event 2: GM1(36:1;O2) at {rows.loc[6, 'RT']:.3f} min"]
+    assert layer["encoding"]["y"]["axis"]["labelOverlap"] is False  # no event loses its label
     scale = layer["encoding"]["color"]["scale"]
     assert scale["domain"] == ["parent", "fragment"]
     assert _tooltip_fields(layer)[:3] == ["Name", "RT", "status"]

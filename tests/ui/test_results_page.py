@@ -138,6 +138,8 @@ def test_picking_a_fragment_event_lists_its_rows_with_their_fragment_probability
         "selection": {"rows": [0], "columns": [], "cells": []}}
     results.run()
     no_exception(results)
+    learned = next(w.message for w in result.warnings if w.code == "rule5_model")
+    assert learned in [c.value for c in results.caption]
     members = table_with(results, "rule5_role", "rule5_fragment_probability")
     assert members["row_id"].tolist() == [event["parent_row_id"], *event["fragment_row_ids"]]
     stored = result.rows.set_index("row_id").loc[members["row_id"], "rule5_fragment_probability"]

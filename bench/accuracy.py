@@ -17,6 +17,7 @@ Metrics (per seed and algorithm):
 
     python bench/accuracy.py                 # seeds 0-4, sizes cycling 250-1,000
     python bench/accuracy.py --seeds 0 1 2 --reliability
+    python bench/accuracy.py --anchored-isomers   # GD1a/GD1b anchored 0.38-0.51 min apart
 """
 
 from __future__ import annotations
@@ -84,11 +85,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="*", type=int, default=list(range(5)))
     parser.add_argument("--reliability", action="store_true", help="print the 2.0 reliability table")
+    parser.add_argument("--anchored-isomers", action="store_true",
+                        help="add the sample's close, anchored GD1 isomer pairs to every table")
     args = parser.parse_args()
     records, kept = [], []
     for seed in args.seeds:
         n_rows = SIZES[seed % len(SIZES)]
-        table = make_demo_table(n_rows, seed=seed, truth=True)
+        table = make_demo_table(n_rows, seed=seed, truth=True,
+                                anchored_isomers=args.anchored_isomers)
         truth = table[["truth_kind", "truth_parent_index"]].reset_index(drop=True)
         for version in ("1.0", "2.0"):
             result = analyze(table.drop(columns=list(truth.columns)),

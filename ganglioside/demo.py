@@ -11,7 +11,8 @@ What the sample (323 rows, 29 prefixes) shows and the demo copies:
 * anchors on a few prefixes (GD1, GM1, GT1, GD3, GD1+dHex, GD1+HexNAc get >= 3 in a few hundred
   rows), most prefixes have 0-2; repeated names;
 * ``isomer`` peaks: a second peak of a GD1/GT1/GQ1 name at a constant offset (+1.5-2.0 min,
-  one offset per prefix) from its line;
+  one offset per prefix) from its line; with ``anchored_isomers`` also what the sample shows for
+  GD1: GD1a and GD1b 0.38-0.51 min apart in most tails, both anchored (same anchor share);
 * ``misidentified`` peaks: RT 0.4-2.5 min off where the name elutes;
 * ``fragment`` peaks: an in-source fragment, i.e. a smaller glycan (a sub-composition with fewer
   sugars) of the same tail at the parent's RT (within 0.05 min) with a much smaller Volume.
@@ -58,14 +59,22 @@ ISOMER_OFFSET = (1.5, 2.0)
 MISIDENTIFIED_OFFSET = (0.4, 2.5)
 FRAGMENT_RT_SPREAD = 0.05
 FRAGMENT_VOLUME_SHARE = (0.02, 0.4)
+CLOSE_ISOMERS = {"GD1": (0.38, 0.51)}
+"""Prefix: offset range of a second isomer close to the first (the sample's GD1a/GD1b)."""
+CLOSE_ISOMER_SHARE = 0.8
+"""Share of a close-isomer prefix's correct peaks that have the second isomer (11 of 14 GD1
+tails on the sample)."""
 
 
-def make_demo_table(n_rows: int, seed: int = 0, truth: bool = False) -> pd.DataFrame:
+def make_demo_table(n_rows: int, seed: int = 0, truth: bool = False,
+                    anchored_isomers: bool = False) -> pd.DataFrame:
     """``n_rows`` (>= 1) synthetic peaks: Name, RT, Volume, Log P, Anchor (``T``/``F``).
 
     Every kind of peak appears from a few dozen rows on. Deterministic per seed, sorted by name then RT like an exported peak list. With ``truth``
     also ``truth_kind`` (one of ``TRUTH_KINDS``) and ``truth_parent_index`` (Int64: the row of a
-    fragment's parent, else null).
+    fragment's parent, else null). With ``anchored_isomers`` the prefixes of ``CLOSE_ISOMERS``
+    have a second, anchored isomer close to the first (taken from the isomer share); without it
+    a seed gives the same table as before that option existed.
     """
     if n_rows < 1:
         raise ValueError(f"n_rows = {n_rows} must be at least 1")
@@ -75,7 +84,10 @@ def make_demo_table(n_rows: int, seed: int = 0, truth: bool = False) -> pd.DataF
     wanted = {kind: int(round(share * n_rows)) for kind, share in KIND_SHARES.items()}
     base = _correct_rows(rng, catalog, prefix_rt, n_rows - wanted["isomer"] - wanted["fragment"])
     _misidentify(rng, base, wanted["misidentified"])
-    isomers = _isomer_rows(rng, base, prefix_rt, wanted["isomer"])
+    close = _close_isomer_rows(rng, catalog, base, wanted["isomer"]) if anchored_isomers else (
+        base.iloc[:0])
+    isomers = pd.concat([close, _isomer_rows(rng, base, prefix_rt, wanted["isomer"] - len(close))],
+                        ignore_index=True)
     fragments = _fragment_rows(rng, catalog, pd.concat([base, isomers], ignore_index=True),
                                wanted["fragment"])
     shortfall = n_rows - len(base) - len(isomers) - len(fragments)
@@ -194,6 +206,26 @@ def _isomer_rows(rng: np.random.Generator, rows: pd.DataFrame, lines: pd.DataFra
         volume=np.maximum(np.round(parents["volume"].to_numpy()
                                    * rng.uniform(0.2, 1.0, len(parents))), 1.0),
         anchor=False, kind="isomer", parent=-1).reset_index(drop=True)
+
+
+def _close_isomer_rows(rng: np.random.Generator, catalog: pd.DataFrame, rows: pd.DataFrame,
+                       most: int) -> pd.DataFrame:
+    """Second isomers just after the correct peaks of the ``CLOSE_ISOMERS`` prefixes, anchored
+    as often as their first isomers (at most ``most`` rows)."""
+    prefix = rows["prefix"].to_numpy()
+    parts = []
+    for name, (low, high) in CLOSE_ISOMERS.items():
+        code = int(np.flatnonzero(catalog["prefix"].to_numpy() == name)[0])
+        peaks = rows[(prefix == code) & (rows["kind"] == "correct").to_numpy()]
+        peaks = peaks[rng.random(len(peaks)) < CLOSE_ISOMER_SHARE]
+        parts.append(peaks.assign(
+            rt=peaks["line_rt"].to_numpy() + rng.uniform(low, high, len(peaks))
+            + rng.normal(0, RT_NOISE, len(peaks)),
+            volume=np.maximum(np.round(peaks["volume"].to_numpy()
+                                       * rng.uniform(0.5, 1.5, len(peaks))), 1.0),
+            anchor=rng.random(len(peaks)) < catalog["anchor_share"].to_numpy()[code],
+            kind="isomer", parent=-1))
+    return pd.concat(parts, ignore_index=True).iloc[:most]
 
 
 def _fragment_rows(rng: np.random.Generator, catalog: pd.DataFrame, rows: pd.DataFrame,

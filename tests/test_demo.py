@@ -71,6 +71,20 @@ def test_truth_is_the_same_table_with_more_columns():
                        make_demo_table(400, seed=2))
 
 
+def test_anchored_isomers_pair_gd1_peaks_close_together_like_the_sample():
+    table = make_demo_table(600, seed=2, truth=True, anchored_isomers=True)
+    assert len(table) == 600
+    gd1 = table[table["Name"].str.startswith("GD1(")]
+    pairs = gd1.groupby("Name").filter(lambda peaks: (peaks["Anchor"] == "T").sum() == 2)
+    assert pairs["Name"].nunique() >= 3  # names anchored twice: two confirmed isomers
+    anchored = pairs[pairs["Anchor"] == "T"]
+    assert set(anchored["truth_kind"]) == {"correct", "isomer"}
+    gaps = anchored.groupby("Name")["RT"].agg(lambda rt: rt.max() - rt.min())
+    assert gaps.between(0.1, 0.8).all()
+    plain = make_demo_table(600, seed=2, truth=True)
+    assert (plain.loc[plain["truth_kind"] == "isomer", "Anchor"] == "F").all()
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_every_kind_present_in_roughly_its_share(seed):
     kinds = make_demo_table(300, seed=seed, truth=True)["truth_kind"].value_counts()

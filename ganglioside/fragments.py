@@ -54,8 +54,8 @@ def composition_matrix(part: pd.DataFrame, modifier_counts: pd.DataFrame) -> np.
 def find_parents(part: pd.DataFrame, comp: np.ndarray, tolerance: float) -> np.ndarray:
     """Parent ``row_id`` per participant (-1 if none), algorithm 1.0 (spec 9.4): the candidate
     with the largest Volume, then more sugars, then the smaller ``row_id``."""
-    pairs = candidate_pairs(part, comp, tolerance)
-    choice_rank = _choice_rank(part)
+    choice_rank = choice_ranks(part)
+    pairs = candidate_pairs(part, comp, tolerance, choice_rank)
     best = np.full(len(part), -1, dtype=np.int64)
     np.maximum.at(best, pairs.fragment, choice_rank[pairs.parent])
     by_choice = np.argsort(choice_rank)
@@ -77,13 +77,12 @@ class Candidates:
     parent_choices: np.ndarray
 
 
-def candidate_pairs(part: pd.DataFrame, comp: np.ndarray, tolerance: float) -> Candidates:
-    """Per possible fragment and parent class, the class's best candidate (spec 9.4's order:
-    the largest Volume, then more sugars, then the smaller ``row_id``), if it has the larger
-    Volume. One candidate per class keeps repeated peaks of one name from counting as several
-    parents."""
+def candidate_pairs(part: pd.DataFrame, comp: np.ndarray, tolerance: float,
+                    choice_rank: np.ndarray) -> Candidates:
+    """Per possible fragment and parent class, the class's best candidate (the highest
+    ``choice_rank``, see ``choice_ranks``), if it has the larger Volume. One candidate per class
+    keeps repeated peaks of one name from counting as several parents."""
     rt, vol = part["RT"].to_numpy(float), part["Volume"].to_numpy(float)
-    choice_rank = _choice_rank(part)
     by_choice = np.argsort(choice_rank)
     frags, parents, choices = [], [], []
     for rows, members, n_classes in _containments(part, comp):
@@ -95,8 +94,9 @@ def candidate_pairs(part: pd.DataFrame, comp: np.ndarray, tolerance: float) -> C
     return Candidates(*(np.concatenate([empty, *parts]) for parts in (frags, parents, choices)))
 
 
-def _choice_rank(part: pd.DataFrame) -> np.ndarray:
-    """Each row's rank in the order (Volume, sugars, smaller ``row_id``): the best is highest."""
+def choice_ranks(part: pd.DataFrame) -> np.ndarray:
+    """Each row's rank in spec 9.4's order (Volume, sugars, smaller ``row_id``): the best parent
+    is highest."""
     order = np.lexsort((-part["row_id"].to_numpy(np.int64),
                         part["sugar_count"].to_numpy(np.int64), part["Volume"].to_numpy(float)))
     rank = np.empty(len(part), dtype=np.int64)
@@ -180,7 +180,7 @@ def rule5_candidates(eligible: pd.DataFrame, modifier_counts: pd.DataFrame,
     """The participants' positions in ``eligible`` and every candidate pair among them (as
     positions in ``eligible`` too)."""
     at, part, comp = _participants(eligible, modifier_counts)
-    pairs = candidate_pairs(part, comp, params.rt_tolerance)
+    pairs = candidate_pairs(part, comp, params.rt_tolerance, choice_ranks(part))
     return at, Candidates(at[pairs.fragment], at[pairs.parent], pairs.parent_choices)
 
 

@@ -52,7 +52,7 @@ from .formatting import first_items, fixed3, signed3
 from .fragments import Candidates, rule5_columns
 from .params import AnalysisParams
 from .result import AnalysisWarning
-from .rule1_pooled import MISID_SPAN, p_correct, rt_density
+from .rule1_pooled import MISID_SPAN, normal_density, p_correct, rt_density
 
 DECISION = 0.5
 PRIOR_PAIRS = 10.0
@@ -75,7 +75,9 @@ class FragmentModel:
 
     def pair_density(self, rt_diff: np.ndarray, log_ratio: np.ndarray,
                      parent_choices: np.ndarray) -> np.ndarray:
-        """Density of a fragment's RT and log Volume given each candidate parent."""
+        """Density of a fragment's RT and log Volume given each candidate parent: two normal
+        densities multiplied, written with one exponential (the EM evaluates it for every pair
+        in every round)."""
         rt_z = rt_diff / self.coelution_sd
         ratio_z = (log_ratio - self.log_ratio_mean) / self.log_ratio_sd
         return (np.exp(-0.5 * (rt_z ** 2 + ratio_z ** 2))
@@ -241,8 +243,8 @@ def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates
     scale = judged["rule1_scale"].to_numpy(float)[at]
     on_line = np.where(np.isnan(z), 1 / MISID_SPAN, rt_density(np.nan_to_num(z), scale))
     spread = max(float(np.std(log_volume)), MIN_LOG_VOLUME_SD) if len(at) else 1.0
-    independent = on_line * _normal(log_volume, float(np.mean(log_volume)) if len(at) else 0.0,
-                                    spread)
+    independent = on_line * normal_density(
+        log_volume, float(np.mean(log_volume)) if len(at) else 0.0, spread)
     compact = np.full(len(eligible), -1)
     compact[at] = np.arange(len(at))
     by_fragment = np.argsort(candidates.fragment, kind="stable")
@@ -321,10 +323,6 @@ def _warnings(model: FragmentModel, eligible: pd.DataFrame, at: np.ndarray,
             f"{len(ids)} anchor(s) look like in-source fragments of a larger co-eluting peak "
             f"(rows {first_items(ids)}); as trusted identifications they are not called "
             "fragments: check that they are independent peaks", tuple(ids))
-
-
-def _normal(x: np.ndarray, mean: float, sd: float) -> np.ndarray:
-    return np.exp(-0.5 * ((x - mean) / sd) ** 2) / (np.sqrt(2 * np.pi) * sd)
 
 
 def _as_array(model: FragmentModel) -> np.ndarray:

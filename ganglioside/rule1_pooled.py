@@ -500,7 +500,12 @@ def p_correct(z: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
 
 
 def _on_line(z, scale):
-    return PRIOR_CORRECT * np.exp(-0.5 * z ** 2) / (np.sqrt(2 * np.pi) * scale)
+    return PRIOR_CORRECT * normal_density(z, 0.0, 1.0) / scale
+
+
+def normal_density(x: np.ndarray, mean: float, sd: np.ndarray | float) -> np.ndarray:
+    """The normal distribution's density at ``x``."""
+    return np.exp(-0.5 * ((x - mean) / sd) ** 2) / (np.sqrt(2 * np.pi) * sd)
 
 
 def _notes(prefix, level, n, r2, outlier, series, z, scale, lines, params) -> np.ndarray:

@@ -15,7 +15,6 @@ import pandas as pd
 
 from . import __version__
 from .chemistry import chemistry_warnings, run_checks
-from .formatting import first_items
 from .fragment_model import judge_fragments
 from .fragments import rule5_candidates, run_rule5
 from .isomers import isomer_summary, run_rules_2_3
@@ -23,7 +22,7 @@ from .oacetylation import run_rule4
 from .params import AnalysisParams
 from .preprocess import preprocess
 from .reader import InputTable, table_from_frame
-from .result import AnalysisResult, AnalysisWarning
+from .result import AnalysisResult
 from .rule1_regression import run_rule1
 from .rule1_pooled import V2_RULE1_COLUMNS, judge_v2
 from .status import confidence, final_status, reasons, summarize
@@ -81,9 +80,9 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
     report(0.70, "rule4", "Running Rule 4…")
     rule4, oac_pairs = run_rule4(eligible, params)
     report(0.85, "rule5", "Running Rule 5…")
-    levels, rule5_warnings = pd.DataFrame(), []
+    levels = pd.DataFrame()
     if params.algorithm_version == "1.0":
-        rule5, events = run_rule5(eligible, pre.modifier_counts, params)
+        rule5, events, rule5_warnings = run_rule5(eligible, pre.modifier_counts, params)
     else:
         at, candidates = rule5_candidates(eligible, pre.modifier_counts, params)
         coeluting = np.zeros(len(eligible), dtype=bool)
@@ -97,8 +96,6 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
     report(0.95, "save", "Saving results…")
     out = _assemble_rows(rows, [rule1, rules23, rule4, rule5], params)
     warnings = [*pre.warnings, *rule1_warnings, *rule5_warnings]
-    if params.algorithm_version == "1.0":
-        warnings.extend(_anchor_fragment_warning(out))
     checks = pd.DataFrame()
     if params.algorithm_version == "2.0":
         checks = run_checks(out, groups, params.rt_tolerance)
@@ -161,18 +158,6 @@ def _output_columns(table: InputTable, params: AnalysisParams) -> list[str]:
     """Spec 13.1 order: input columns, extra columns, input problems, derived columns."""
     derived = DERIVED_COLUMNS_V2 if params.algorithm_version == "2.0" else DERIVED_COLUMNS
     return [*INPUT_COLUMNS, *table.extra_columns, "input_problems", *derived]
-
-
-def _anchor_fragment_warning(rows: pd.DataFrame) -> list[AnalysisWarning]:
-    anchors = rows.loc[rows["Anchor"].eq(True) & rows["rule5_role"].eq("fragment"), "row_id"]
-    if anchors.empty:
-        return []
-    ids = anchors.tolist()
-    return [AnalysisWarning(
-        "anchor_fragment", "warning",
-        f"{len(ids)} anchor(s) look like in-source fragments of a larger peak (rows "
-        f"{first_items(ids)}); check that these identifications are independent peaks",
-        tuple(ids))]
 
 
 def _provenance(table: InputTable, started: str, params: AnalysisParams) -> dict:

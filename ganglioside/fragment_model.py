@@ -48,8 +48,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .formatting import first_items, fixed3, signed3
-from .fragments import Candidates, rule5_columns
+from .formatting import fixed3, signed3
+from .fragments import Candidates, anchor_fragment_warnings, rule5_columns
 from .params import AnalysisParams
 from .result import AnalysisWarning
 from .rule1_pooled import MISID_SPAN, normal_density, p_correct, rt_density
@@ -316,13 +316,8 @@ def _warnings(model: FragmentModel, eligible: pd.DataFrame, at: np.ndarray,
         yield AnalysisWarning("rule5_model", "info", "Rule 5 learned from this run: "
                               + model.describe())
     suspicious = trusted & (p_fragment >= DECISION)
-    if suspicious.any():
-        ids = eligible["row_id"].to_numpy()[at[suspicious]].tolist()
-        yield AnalysisWarning(
-            "anchor_fragment", "warning",
-            f"{len(ids)} anchor(s) look like in-source fragments of a larger co-eluting peak "
-            f"(rows {first_items(ids)}); as trusted identifications they are not called "
-            "fragments: check that they are independent peaks", tuple(ids))
+    yield from anchor_fragment_warnings(eligible["row_id"].to_numpy()[at[suspicious]],
+                                        called_fragments=False)
 
 
 def _as_array(model: FragmentModel) -> np.ndarray:

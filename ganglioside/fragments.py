@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .formatting import signed3
+from .formatting import first_items, signed3
 from .params import AnalysisParams
+from .result import AnalysisWarning
 from .rule1_regression import positions_by
 
 EPSILON = 1e-9
@@ -165,14 +166,33 @@ def _best_in_class(frag, parents, rt, vol, choice_rank, by_choice, tolerance
 
 
 def run_rule5(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, params: AnalysisParams
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Algorithm 1.0 Rule 5: per-row columns (indexed like ``eligible``, with ``_rule5_note``)
-    and events (13.4)."""
+              ) -> tuple[pd.DataFrame, pd.DataFrame, list[AnalysisWarning]]:
+    """Algorithm 1.0 Rule 5: per-row columns (indexed like ``eligible``, with ``_rule5_note``),
+    events (13.4) and warnings."""
     at, part, comp = _participants(eligible, modifier_counts)
     parent_row = find_parents(part, comp, params.rt_tolerance)
     frag_at = at[parent_row >= 0]
     parent_at = pd.Index(eligible["row_id"]).get_indexer(parent_row[parent_row >= 0])
-    return rule5_columns(eligible, at, frag_at, parent_at)
+    per_row, events = rule5_columns(eligible, at, frag_at, parent_at)
+    anchors = frag_at[eligible["Anchor"].eq(True).to_numpy()[frag_at]]
+    return per_row, events, anchor_fragment_warnings(eligible["row_id"].to_numpy()[anchors],
+                                                     called_fragments=True)
+
+
+def anchor_fragment_warnings(row_ids: np.ndarray, called_fragments: bool
+                             ) -> list[AnalysisWarning]:
+    """The warning about anchors that look like in-source fragments (none if there are none);
+    algorithm 2.0 trusts anchors and does not call them fragments."""
+    if not len(row_ids):
+        return []
+    ids = row_ids.tolist()
+    trusted = "" if called_fragments else (
+        "as trusted identifications they are not called fragments: ")
+    return [AnalysisWarning(
+        "anchor_fragment", "warning",
+        f"{len(ids)} anchor(s) look like in-source fragments of a larger peak (rows "
+        f"{first_items(ids)}); {trusted}check that these identifications are independent peaks",
+        tuple(ids))]
 
 
 def rule5_candidates(eligible: pd.DataFrame, modifier_counts: pd.DataFrame,

@@ -34,14 +34,9 @@ USER_KEY = "sidebar_user_name"
 PROGRESS_POLL_SECONDS = 1.0
 SELECTABLE_ROWS = 20_000   # longer tables load lazily (in chunks), without row selection
 
-# The chart builders bound what they draw themselves (charts.MAX_POINTS); Altair's own 5000-row
-# guard would refuse a large fragment chart when it is converted or exported.
-alt.data_transformers.disable_max_rows()
-
 STATUS_ICONS = {"pending": ":material/schedule:", "processing": ":material/autorenew:",
                 "completed": ":material/check_circle:", "failed": ":material/error:",
                 "cancelled": ":material/cancel:"}
-STATUS_ORDER = ("valid", "outlier", "fragment", "unverified", "invalid")   # final statuses
 PARAMETER_LABELS = {  # how the Analyze page names each parameter of PARAMETER_SPECS
     "r2_threshold": "Rule 1 · minimum CV R²",
     "outlier_threshold": "Rule 1 · outlier when |z| ≥",

@@ -17,12 +17,12 @@ import pandas as pd
 
 from .composition import CATEGORY_COLOURS, category_counts, modifier_row_counts
 from .result import AnalysisResult
+from .status import STATUSES
 
 MAX_POINTS = 5000
 WIDTH = 560
 MAX_EVENTS = 100
-STATUS_COLOURS = {"valid": "#2ca02c", "outlier": "#d62728", "fragment": "#ff7f0e",
-                  "unverified": "#7f7f7f", "invalid": "#000000"}
+STATUS_COLOURS = dict(zip(STATUSES, ("#2ca02c", "#d62728", "#ff7f0e", "#7f7f7f", "#000000")))
 ROLE_COLOURS = {"parent": "#1f77b4", "fragment": "#ff7f0e"}
 MODIFIER_COLOUR = "#8c564b"
 MODEL_COLOUR = "#444444"
@@ -320,7 +320,9 @@ def _event_members(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def _shown_events(events: pd.DataFrame, members: pd.DataFrame, highlighted: set) -> list[int]:
-    """At most ``MAX_EVENTS`` event ids: events with highlighted rows first, then by id."""
+    """The event ids to draw: events with highlighted rows first, then by id; at most
+    ``MAX_EVENTS`` events and ``MAX_POINTS`` members in all."""
     with_highlight = set(members.loc[members["row_id"].isin(highlighted), "event_id"])
-    ordered = sorted(events["event_id"], key=lambda e: (e not in with_highlight, e))
-    return ordered[:MAX_EVENTS]
+    ordered = sorted(events["event_id"], key=lambda e: (e not in with_highlight, e))[:MAX_EVENTS]
+    size = members["event_id"].value_counts().reindex(ordered, fill_value=0).to_numpy()
+    return [event for event, total in zip(ordered, np.cumsum(size)) if total <= MAX_POINTS]

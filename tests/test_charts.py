@@ -258,6 +258,14 @@ def test_fragment_events_cap_shows_highlighted_events_first(monkeypatch):
     assert "showing 1 of 2 events" in " ".join(chart.to_dict()["title"]["subtitle"])
 
 
+def test_fragment_events_stop_before_their_members_pass_the_point_cap(monkeypatch):
+    monkeypatch.setattr(charts, "MAX_POINTS", 3)  # event 1 has 3 members, event 2 has 2
+    chart = charts.fragment_events(make_result())
+    _, members = _layer(chart, "point")
+    assert {m["event_id"] for m in members} == {1}
+    assert "showing 1 of 2 events" in " ".join(chart.to_dict()["title"]["subtitle"])
+
+
 def test_fragment_events_without_events_is_an_empty_chart():
     empty = _events().iloc[:0]
     _, members = _layer(charts.fragment_events(make_result(events=empty)), "point")

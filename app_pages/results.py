@@ -12,6 +12,7 @@ import streamlit as st
 
 import ui_helpers as ui
 from ganglioside import export
+from ganglioside.status import STATUSES
 
 SUMMARY_CARDS = (  # (summary key, label, help)
     ("total_rows", "Rows", "Data rows in the table."),
@@ -181,7 +182,7 @@ def compounds_tab(rows: pd.DataFrame) -> None:
     filters = st.columns([3, 2, 2, 2, 2])
     text = filters[0].text_input("Search name or reason", key="results_search",
                                  placeholder="e.g. GD1a or outlier", persist_state="page")
-    statuses = filters[1].multiselect("Status", ui.STATUS_ORDER, key="results_status_filter",
+    statuses = filters[1].multiselect("Status", STATUSES, key="results_status_filter",
                                       placeholder="All", persist_state="page")
     categories = filters[2].multiselect("Category", sorted(rows["category"].dropna().unique()),
                                         key="results_category_filter", placeholder="All",

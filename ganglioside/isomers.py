@@ -45,4 +45,4 @@ def isomer_summary(per_row: pd.DataFrame, eligible: pd.DataFrame) -> dict[str, i
     """Summary counts of 13.5 for Rules 2-3."""
     repeated = (per_row["name_peak_count"] >= 2).to_numpy(bool)
     return {"isomer_peak_rows": int(np.sum(per_row["isomer_peaks"])),
-            "repeated_names": len(np.unique(name_codes(eligible)[repeated]))}
+            "repeated_names": int((repeated & (per_row["peak_index"] == 1).to_numpy(bool)).sum())}

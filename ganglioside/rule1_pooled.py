@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .formatting import first_items, fixed3, signed3
+from .isomers import name_codes
 from .params import AnalysisParams
 from .result import AnalysisWarning
 from .rule1_regression import RowArrays, frame_of, in_row_order, pick, positions_by
@@ -97,10 +98,10 @@ class PrefixRows(RowArrays):
     @classmethod
     def of(cls, eligible: pd.DataFrame, coeluting: np.ndarray) -> "PrefixRows":
         """Read the eligible rows once; ``coeluting`` marks possible Rule 5 fragments."""
-        tail, tails = pd.factorize(eligible["tail"].fillna(""))
+        tail = pd.factorize(eligible["tail"], use_na_sentinel=False)[0]
         prefix = pd.factorize(eligible["prefix"])[0]
         return cls(eligible["Anchor"].eq(True).to_numpy(), eligible["RT"].to_numpy(float),
-                   eligible["Log P"].to_numpy(float), prefix, tail, prefix * len(tails) + tail,
+                   eligible["Log P"].to_numpy(float), prefix, tail, name_codes(eligible),
                    ~coeluting)
 
 
@@ -353,6 +354,7 @@ def _prefix_counts(prefixes: list[str], values: dict[str, np.ndarray], starts: n
         counts[f"n_{name}"] = np.add.reduceat((status == name).astype(np.int64), starts)
     counts["n_anchor_disagrees"] = np.add.reduceat(values["anchor_disagrees"].astype(np.int64),
                                                    starts)
+    counts["scale_s"] = values["rule1_scale"][starts]
     counts["isomer_lines"] = np.maximum.reduceat(
         np.nan_to_num(values["isomer_series"], nan=1.0), starts).astype(np.int64)
     return frame_of(counts, pd.Index(prefixes, dtype="str"))
@@ -552,10 +554,9 @@ def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.Da
     ``coeluting`` marks the rows that have a possible Rule 5 parent (they shape no line)."""
     judged, levels, counts = judge_prefixes(eligible, modifier_counts, rule1, groups, params,
                                             coeluting)
+    scale = counts.pop("scale_s")
     groups = pd.concat([groups.drop(columns=list(counts.columns), errors="ignore"),
                         counts.reindex(groups["prefix"]).reset_index(drop=True)], axis=1)
-    scale = pd.Series(judged["rule1_scale"].to_numpy(float)).groupby(
-        eligible["prefix"].to_numpy()).first()
     groups["scale_s"] = scale.reindex(groups["prefix"]).to_numpy()  # the scale 2.0 judged with
     kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
     return judged, groups, levels, kept + list(_warnings_v2(groups, judged, eligible))

@@ -107,21 +107,20 @@ def _table(eligible, subjects, base, params) -> pd.DataFrame:
 
 def _verdicts(shift, base_row_id, found, params) -> tuple[np.ndarray, list[str]]:
     """Verdict and note of each subject (8.4)."""
-    within = (params.oac_shift_min <= shift) & (shift <= params.oac_shift_max)
-    verdict = np.select([~found, shift <= 0, within],
-                        ["not verifiable", "inconsistent", "consistent"], "inconsistent")
-    window = f"[{as_set(params.oac_shift_min)}, {as_set(params.oac_shift_max)}]"
-    notes = []
-    for ok, s, base, consistent in zip(found.tolist(), shift.tolist(), base_row_id.tolist(),
-                                       within.tolist()):
+    low, high = params.oac_shift_min, params.oac_shift_max
+    window = f"[{as_set(low)}, {as_set(high)}]"
+    pairs = []
+    for ok, s, base in zip(found.tolist(), shift.tolist(), base_row_id.tolist()):
         if not ok:
-            notes.append("Rule 4: not verifiable, no peak of the same compound with one OAc fewer")
+            pairs.append(("not verifiable",
+                          "Rule 4: not verifiable, no peak of the same compound with one OAc fewer"))
         elif s <= 0:
-            notes.append("Rule 4: inconsistent, O-acetylation did not increase RT "
-                         f"({signed3(s)} min vs row {base})")
-        elif consistent:
-            notes.append(f"Rule 4: consistent, RT {signed3(s)} min vs row {base}")
+            pairs.append(("inconsistent", "Rule 4: inconsistent, O-acetylation did not increase RT "
+                          f"({signed3(s)} min vs row {base})"))
+        elif low <= s <= high:
+            pairs.append(("consistent", f"Rule 4: consistent, RT {signed3(s)} min vs row {base}"))
         else:
-            notes.append(f"Rule 4: inconsistent, RT shift {signed3(s)} min outside {window} min "
-                         f"(vs row {base})")
-    return verdict.astype(object), notes
+            pairs.append(("inconsistent", f"Rule 4: inconsistent, RT shift {signed3(s)} min outside "
+                          f"{window} min (vs row {base})"))
+    verdict = np.array([v for v, _ in pairs], dtype=object)
+    return verdict, [n for _, n in pairs]

@@ -156,23 +156,22 @@ def load_result(run_id: str) -> AnalysisResult | None:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def cached_chart(_result: AnalysisResult, run_id: str, builder: str, *args) -> alt.Chart:
-    """``ganglioside.charts.<builder>(result, *args)``, built once per run and arguments
-    (chart builders are pure, and a run's result never changes)."""
-    return getattr(charts, builder)(_result, *args)
+def _cached_chart(_result: AnalysisResult, run_id: str, builder: str, *args
+                  ) -> tuple[alt.Chart, dict]:
+    chart = getattr(charts, builder)(_result, *args)
+    return chart, chart.to_dict()
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _cached_spec(_result: AnalysisResult, run_id: str, builder: str, *args) -> dict:
-    return cached_chart(_result, run_id, builder, *args).to_dict()
-
-
-def chart_spec(result: AnalysisResult, run_id: str, builder: str, *args) -> dict:
-    """The Vega-Lite spec of a cached chart (a fresh copy: Streamlit adjusts what it draws).
+def cached_chart(result: AnalysisResult, run_id: str, builder: str, *args
+                 ) -> tuple[alt.Chart, dict]:
+    """``ganglioside.charts.<builder>(result, *args)`` and its Vega-Lite spec, built once per run
+    and arguments (chart builders are pure, and a run's result never changes).
 
     Converting an Altair chart validates it against the Vega-Lite schema, which costs more than
-    a whole rerun should; a run's charts are converted once."""
-    return copy.deepcopy(_cached_spec(result, run_id, builder, *args))
+    a whole rerun should, so it is converted once too; the spec returned is a fresh copy because
+    Streamlit adjusts the spec it draws."""
+    chart, spec = _cached_chart(result, run_id, builder, *args)
+    return chart, copy.deepcopy(spec)
 
 
 def plotted_prefixes(result: AnalysisResult) -> list[str]:

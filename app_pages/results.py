@@ -97,9 +97,9 @@ def chart(result, run_id: str, builder: str, key: str | None, file_stem: str,
           *args) -> list[int]:
     """A chart built once per run and arguments, with PNG/SVG downloads; returns the row ids
     picked in it (charts with a key have a point selection)."""
-    figure = ui.cached_chart(result, run_id, builder, *args)
-    state = st.vega_lite_chart(spec=ui.chart_spec(result, run_id, builder, *args), key=key,
-                               width="stretch", on_select="rerun" if key else "ignore",
+    figure, spec = ui.cached_chart(result, run_id, builder, *args)
+    state = st.vega_lite_chart(spec=spec, key=key, width="stretch",
+                               on_select="rerun" if key else "ignore",
                                selection_mode="select" if key else None)
     with st.popover("Chart image", icon=":material/image:"):
         for fmt in ("png", "svg"):

@@ -54,6 +54,14 @@ def _point_rows(rows: pd.DataFrame, highlight_row_ids: Iterable[int]) -> pd.Data
     })
 
 
+def _points(rows: pd.DataFrame, highlight_row_ids: Iterable[int]) -> tuple[pd.DataFrame, str]:
+    """The chart columns of ``rows`` (``_point_rows``), at most ``MAX_POINTS`` of them, and a
+    note saying so when some were left out."""
+    points = _point_rows(rows, highlight_row_ids)
+    keep = (points["status"] == "outlier").to_numpy() | points["highlighted"].to_numpy()
+    return _capped(points, keep)
+
+
 def _capped(points: pd.DataFrame, keep: np.ndarray) -> tuple[pd.DataFrame, str]:
     """At most ``MAX_POINTS`` rows: ``keep`` rows first (in order), then evenly spaced others."""
     limit = MAX_POINTS
@@ -110,10 +118,8 @@ def rt_vs_logp(result: AnalysisResult, prefix: str, highlight_row_ids=()) -> alt
         raise ValueError(f"no usable rows with prefix {prefix!r}")
     groups = result.groups[result.groups["prefix"] == prefix]
     group = groups.iloc[0] if len(groups) else None
-    points = _point_rows(rows, highlight_row_ids)
+    points, note = _points(rows, highlight_row_ids)
     threshold = result.parameters.outlier_threshold
-    outlier = (points["status"] == "outlier").to_numpy() | points["highlighted"].to_numpy()
-    points, note = _capped(points, outlier)
     x = alt.X("log_p:Q", title="Log P", scale=alt.Scale(zero=False))
     y = alt.Y("RT:Q", title="RT (min)", scale=alt.Scale(zero=False))
     tooltip = [*ROW_TOOLTIP, alt.Tooltip("log_p:Q", title="Log P"),
@@ -179,9 +185,7 @@ def _model_lines(rows: pd.DataFrame, group: pd.Series | None, threshold: float) 
 def predicted_vs_observed(result: AnalysisResult, highlight_row_ids=()) -> alt.LayerChart:
     """Observed RT against the RT predicted by the row's model, with the line y = x."""
     rows = result.rows[result.rows["predicted_rt"].notna()]
-    points = _point_rows(rows, highlight_row_ids)
-    keep = (points["status"] == "outlier").to_numpy() | points["highlighted"].to_numpy()
-    points, note = _capped(points, keep)
+    points, note = _points(rows, highlight_row_ids)
     values = np.concatenate([points["RT"].to_numpy(), points["predicted_rt"].to_numpy()])
     low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
     diagonal = alt.Chart(pd.DataFrame({"rt": [low, high]})).mark_line(
@@ -199,9 +203,7 @@ def residual_z(result: AnalysisResult, highlight_row_ids=()) -> alt.LayerChart:
     """z of every judged row against its row id, with the ±outlier_threshold band."""
     threshold = result.parameters.outlier_threshold
     rows = result.rows[result.rows["z"].notna()]
-    points = _point_rows(rows, highlight_row_ids)
-    keep = (points["status"] == "outlier").to_numpy() | points["highlighted"].to_numpy()
-    points, note = _capped(points, keep)
+    points, note = _points(rows, highlight_row_ids)
     limit = 4 * threshold
     clipped = np.abs(points["z"].to_numpy()) > limit
     points = points.assign(z_shown=np.clip(points["z"].to_numpy(), -limit, limit))

@@ -53,6 +53,11 @@ def table_with(app: AppTest, *columns: str):
     raise AssertionError(f"no table with columns {columns}")
 
 
+def page_links(elements) -> list[tuple[str, str]]:
+    """(label, query string) of every page link in an AppTest element tree (an app, a sidebar)."""
+    return [(link.proto.label, link.proto.query_string) for link in elements.get("page_link")]
+
+
 def no_exception(app: AppTest) -> None:
     assert not app.exception, [e.value for e in app.exception]
 

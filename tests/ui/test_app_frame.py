@@ -2,7 +2,7 @@
 
 import tomllib
 
-from apptest_support import REPO, by_key, completed_run, no_exception, open_page
+from apptest_support import REPO, by_key, completed_run, no_exception, open_page, page_links
 
 
 def test_landing_page_is_analyze_with_the_shared_sidebar(app):
@@ -23,9 +23,8 @@ def test_sidebar_links_the_current_run(app, store):
     run_id = completed_run(store, "testwork_small.csv", name="Small check")
     open_page(app, "results", run_id)
     no_exception(app)
-    links = [link for link in app.sidebar.get("page_link")]
-    assert any(link.proto.label == "Small check" and link.proto.query_string == f"run={run_id}"
-               for link in links), [(link.proto.label, link.proto.query_string) for link in links]
+    links = page_links(app.sidebar)
+    assert ("Small check", f"run={run_id}") in links, links
 
 
 def test_config_hides_errors_and_usage_statistics():

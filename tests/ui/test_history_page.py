@@ -1,7 +1,7 @@
 """History page: the lab's runs, filters, open, compare, delete, retention policy."""
 
-from apptest_support import (by_key, completed_run, no_exception, open_page, table_with,
-                             texts)
+from apptest_support import (by_key, completed_run, no_exception, open_page, page_links,
+                             table_with, texts)
 
 from ganglioside.jobs import SynchronousExecutor
 from ganglioside.params import AnalysisParams
@@ -57,7 +57,7 @@ def test_selected_run_can_be_opened_and_deleted_after_confirmation(app, store):
     open_page(app, "history")
     select_rows(app, 0)
     no_exception(app)
-    links = [(link.proto.label, link.proto.query_string) for link in app.get("page_link")]
+    links = page_links(app)
     assert ("Open results", f"run={run_id}") in links, links
     by_key(app.button, "history_delete").click().run()
     assert store.get_run(run_id)  # nothing deleted before the confirmation

@@ -2,8 +2,8 @@
 
 import pyarrow as pa
 import pytest
-from apptest_support import (by_key, completed_run, no_exception, open_page, raw_texts,
-                             sample_bytes, table_with, texts)
+from apptest_support import (by_key, completed_run, no_exception, open_page, page_links,
+                             raw_texts, sample_bytes, table_with, texts)
 
 from ganglioside.store import RunStore
 
@@ -224,7 +224,7 @@ def test_failed_run_explains_why_and_offers_to_run_again(app, store):
     open_page(app, "results", run_id)
     no_exception(app)
     assert "missing required columns" in texts(app.error)
-    links = [(link.proto.label, link.proto.query_string) for link in app.get("page_link")]
+    links = page_links(app)
     assert ("Run it again with other settings…", f"run={run_id}") in links
 
 

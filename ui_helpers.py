@@ -174,13 +174,6 @@ def cached_chart(result: AnalysisResult, run_id: str, builder: str, *args
     return chart, copy.deepcopy(spec)
 
 
-def plotted_prefixes(result: AnalysisResult) -> list[str]:
-    """Head groups with usable rows to plot: accepted models first, then by size."""
-    groups = result.groups[result.groups["n_rows"] > 0]
-    ordered = groups.sort_values(["accepted", "n_rows"], ascending=False, kind="stable")
-    return ordered["prefix"].tolist()
-
-
 # ---- live progress -------------------------------------------------------------------------------
 
 def show_run_state(record: RunRecord, *, cancel_key: str, on_complete: str | None = None) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_helpers as ui
-from ganglioside import export
+from ganglioside import charts, export
 from ganglioside.status import STATUSES
 
 SUMMARY_CARDS = (  # (summary key, label, help)
@@ -146,7 +146,7 @@ def warnings_panel(result) -> None:
 
 
 def regression_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
-    prefixes = ui.plotted_prefixes(result)
+    prefixes = charts.plottable_prefixes(result)
     if prefixes:
         left, right = st.columns(2, gap="large")
         with left:

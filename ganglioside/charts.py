@@ -104,6 +104,14 @@ def _title(text: str, *subtitles: str) -> alt.TitleParams:
 
 # --- RT vs Log P ------------------------------------------------------------------------------
 
+def plottable_prefixes(result: AnalysisResult) -> list[str]:
+    """The head groups ``rt_vs_logp`` can draw (with usable rows): accepted models first, then
+    by size."""
+    groups = result.groups[result.groups["n_rows"] > 0]
+    ordered = groups.sort_values(["accepted", "n_rows"], ascending=False, kind="stable")
+    return ordered["prefix"].tolist()
+
+
 def rt_vs_logp(result: AnalysisResult, prefix: str, highlight_row_ids=()) -> alt.LayerChart:
     """The rows of one prefix, RT against Log P, with the model they were judged by.
 

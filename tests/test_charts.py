@@ -106,6 +106,12 @@ def _tooltip_fields(layer: dict) -> list[str]:
 
 # --- RT vs Log P --------------------------------------------------------------------------------
 
+def test_plottable_prefixes_put_accepted_models_first_then_larger_groups():
+    groups = pd.DataFrame({"prefix": ["GM1", "GD1", "GT1", "GQ1"],
+                           "accepted": [False, True, False, False], "n_rows": [2, 1, 5, 0]})
+    assert charts.plottable_prefixes(make_result(groups=groups)) == ["GD1", "GT1", "GM1"]
+
+
 def test_rt_vs_logp_points_are_the_usable_rows_of_the_prefix():
     chart = charts.rt_vs_logp(make_result(), "GD1", highlight_row_ids=[1, 6])
     layer, points = _layer(chart, "point")

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import special
 
 from .formatting import first_items
+from .grouping import group_codes, grouped_median, run_numbers
 from .result import AnalysisWarning
 
 CHECK_COLUMNS = ["check", "subject", "n", "value", "expected", "flagged", "note"]
@@ -46,47 +47,6 @@ def run_checks(rows: pd.DataFrame, groups: pd.DataFrame, rt_tolerance: float) ->
 
 def _record(check, subject, n, value, expected, flagged, note) -> tuple:
     return check, subject, int(n), float(value), expected, bool(flagged), note
-
-
-def group_codes(*keys: pd.Series) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Group number of each row by several keys, and each group's key values.
-
-    Groups are numbered in sorted key order, as ``groupby(keys, sort=True)`` orders them; a row
-    with a missing key gets -1 (``groupby`` drops it).
-    """
-    codes, uniques = zip(*(pd.factorize(key, sort=True) for key in keys))
-    sizes = [max(len(values), 1) for values in uniques]
-    combined = np.zeros(len(keys[0]), dtype=np.int64)
-    for code, size in zip(codes, sizes):
-        combined = combined * size + code
-    present = np.all([code >= 0 for code in codes], axis=0)
-    numbers, inverse = np.unique(combined[present], return_inverse=True)
-    group = np.full(len(combined), -1, dtype=np.int64)
-    group[present] = inverse
-    values = []
-    for unique, size in zip(reversed(uniques), reversed(sizes)):
-        values.append(np.asarray(unique, dtype=object)[numbers % size] if len(unique)
-                      else np.empty(0, dtype=object))
-        numbers = numbers // size
-    return group, values[::-1]
-
-
-def grouped_median(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Median of ``values`` within each group 0..n_groups-1 (every group non-empty), the middle
-    value or the mean of the two middle ones, as pandas computes it."""
-    count = np.bincount(group, minlength=n_groups)
-    start = np.cumsum(count) - count
-    ordered = values[np.lexsort((values, group))]
-    return (ordered[start + (count - 1) // 2] + ordered[start + count // 2]) / 2
-
-
-def run_numbers(*keys: np.ndarray) -> np.ndarray:
-    """Number of the run each element belongs to, a run being consecutive equal keys."""
-    changed = np.zeros(len(keys[0]), dtype=bool)
-    changed[:1] = True
-    for key in keys:
-        changed[1:] |= key[1:] != key[:-1]
-    return np.cumsum(changed) - 1
 
 
 def _distinct(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:

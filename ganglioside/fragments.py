@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from .formatting import first_items, signed3
+from .grouping import positions_by
 from .params import AnalysisParams
 from .result import AnalysisWarning
-from .rule1_regression import positions_by
 
 EPSILON = 1e-9
 EVENT_COLUMNS = ["event_id", "tail", "parent_row_id", "parent_name", "fragment_row_ids",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .chemistry import group_codes
 from .formatting import as_set, signed3
+from .grouping import group_codes
 from .params import AnalysisParams
 
 OAC_COLUMNS = ["oac_row_id", "oac_name", "oac_count", "base_row_id", "base_name", "rt_oac",

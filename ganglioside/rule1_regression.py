@@ -7,7 +7,7 @@ comparable with earlier results (spec 16). Scoring uses ``s = max(rmse_cv, rt_sd
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -18,6 +18,7 @@ from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
 
 from .formatting import as_set, fixed3, first_items, signed3
+from .grouping import RowArrays, in_row_order, pick, positions_by
 from .params import AnalysisParams
 from .result import AnalysisWarning
 
@@ -32,42 +33,6 @@ ISOMER_HINT = "; another peak of this name fits the model, so this peak may be a
 
 ROW_COLUMNS = ("rule1_status", "anchor_disagrees", "predicted_rt", "residual", "z", "rule1_scale",
                "rule1_series_offset")
-
-
-def positions_by(keys: pd.Series | np.ndarray) -> list[tuple[object, np.ndarray]]:
-    """Positions of the rows of each key value, in order of first appearance.
-
-    The same groups, in the same order, as ``groupby(keys, sort=False)`` (missing keys dropped),
-    without building a DataFrame per group.
-    """
-    codes, values = pd.factorize(keys)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(values) + 1))
-    return [(values[i], order[bounds[i]:bounds[i + 1]]) for i in range(len(values))]
-
-
-def pick(condition: np.ndarray, if_true: str, if_false: str) -> np.ndarray:
-    """``if_true`` where ``condition`` holds, else ``if_false``: an object array whose rows share
-    the two strings (one text per row would cost memory on large tables)."""
-    return np.array([if_false, if_true], dtype=object)[condition.astype(np.intp)]
-
-
-def frame_of(columns: dict[str, np.ndarray | pd.api.extensions.ExtensionArray],
-             index: pd.Index) -> pd.DataFrame:
-    """One DataFrame from per-row arrays. Object arrays (text) stay object: the string dtype
-    would convert every note twice for nothing."""
-    return pd.DataFrame({name: pd.Series(values, index=index, dtype=object, copy=False)
-                         if values.dtype == object else values
-                         for name, values in columns.items()}, index=index, copy=False)
-
-
-@dataclass(frozen=True)
-class RowArrays:
-    """Per-row arrays of one table; ``take`` selects rows from every one of them."""
-
-    def take(self, positions: np.ndarray):
-        """The rows at ``positions``."""
-        return type(self)(**{f.name: getattr(self, f.name)[positions] for f in fields(self)})
 
 
 @dataclass(frozen=True)
@@ -398,14 +363,6 @@ def _per_row(index: pd.Index, positions: list[np.ndarray],
         return pd.DataFrame(columns=columns, index=index)
     values = {column: np.concatenate([part[column] for part in parts]) for column in columns}
     return in_row_order(values, positions, index)
-
-
-def in_row_order(values: dict[str, np.ndarray], positions: list[np.ndarray],
-                 index: pd.Index) -> pd.DataFrame:
-    """A table of per-group columns joined group after group (``positions``: each group's row
-    positions), indexed like ``index``."""
-    at = np.concatenate([np.empty(0, dtype=np.intp), *positions])
-    return frame_of(values, index[at]).reindex(index)
 
 
 def _group_warnings(fit: GroupFit, group: GroupRows, scored: dict[str, np.ndarray]):

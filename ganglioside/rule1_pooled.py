@@ -65,6 +65,8 @@ ISOMER_REFINE = 1.5
 PRIOR_CORRECT = 0.85
 MISID_SPAN = 5.0  # min: misidentified peaks land up to ~2.5 min either side of their line
 LEVELS = ("prefix", "pooled", "self", "composition")
+MAX_SCALE_ROUNDS = 100
+SCALE_SETTLED = 1e-5  # min
 
 
 @dataclass(frozen=True)
@@ -94,15 +96,39 @@ class PrefixRows(RowArrays):
     tail: np.ndarray  # codes of the lipid tail (a missing tail reads as "")
     name: np.ndarray  # codes of (prefix, tail): one code per name
     shaping: np.ndarray  # no possible Rule 5 parent: may shape a line
+    isomer_rank: np.ndarray  # an anchor's place by RT among its name's anchors (0 otherwise)
 
     @classmethod
     def of(cls, eligible: pd.DataFrame, coeluting: np.ndarray) -> "PrefixRows":
         """Read the eligible rows once; ``coeluting`` marks possible Rule 5 fragments."""
         tail = pd.factorize(eligible["tail"], use_na_sentinel=False)[0]
         prefix = pd.factorize(eligible["prefix"])[0]
-        return cls(eligible["Anchor"].eq(True).to_numpy(), eligible["RT"].to_numpy(float),
-                   eligible["Log P"].to_numpy(float), prefix, tail, name_codes(eligible),
-                   ~coeluting)
+        anchor, rt, name = (eligible["Anchor"].eq(True).to_numpy(),
+                            eligible["RT"].to_numpy(float), name_codes(eligible))
+        return cls(anchor, rt, eligible["Log P"].to_numpy(float), prefix, tail, name,
+                   ~coeluting, anchor_isomer_rank(anchor, rt, name))
+
+    @property
+    def line_anchor(self) -> np.ndarray:
+        """The anchors that place a prefix's main line: each name's first-eluting anchor."""
+        return self.anchor & (self.isomer_rank == 0)
+
+
+def anchor_isomer_rank(anchor: np.ndarray, rt: np.ndarray, name: np.ndarray) -> np.ndarray:
+    """Per row its place by RT among the anchors of its name (0 for the first and for every
+    non-anchor).
+
+    Two anchored peaks of one name are two confirmed isomers (the lab anchors GD1a and GD1b,
+    0.38-0.51 min apart, in 11 tails). A line through both sits between them and triples the
+    scatter; so each isomer gets its own line: the first-eluting anchors place the main line,
+    the second ones an anchored parallel line (``_verdicts``).
+    """
+    rank = np.zeros(len(rt), dtype=np.int64)
+    at = np.flatnonzero(anchor)
+    order = at[np.lexsort((rt[at], name[at]))]
+    first = np.searchsorted(name[order], name[order])
+    rank[order] = np.arange(len(order)) - first
+    return rank
 
 
 # ---------------------------------------------------------------- shared slope and scale
@@ -133,6 +159,29 @@ def pooled_cv(anchors: PrefixRows, slope: float, n_prefixes: int
         predicted = slope * anchors.log_p + (total - u) / (count - 1)
     residual = (anchors.rt - predicted)[usable]
     return _metrics("pooled", anchors.rt[usable], residual), residual
+
+
+def robust_scale(residual: np.ndarray) -> float:
+    """The SD of the residuals that fit the residual model's correct part (0 for none).
+
+    Anchors are trusted, but two anchors of one head group can disagree (on the lab's sample
+    GD2's two anchors sit 1.2 min apart after the shared slope; every other prefix's anchors
+    within 0.2 min): the plain RMSE of all cross-validated residuals would then set a 0.3 min
+    scale for every prefix. Each residual is weighted by its P(correct | r) under the same
+    two-part model the peaks are judged with (``p_correct``), iterated to a fixed point.
+    """
+    if not len(residual):
+        return 0.0
+    scale = float(np.sqrt(np.mean(residual ** 2)))
+    for _ in range(MAX_SCALE_ROUNDS):
+        if scale == 0:
+            break
+        weight = p_correct(residual / scale, scale)
+        updated = float(np.sqrt(weight @ residual ** 2 / weight.sum()))
+        if abs(updated - scale) < SCALE_SETTLED:
+            return updated
+        scale = updated
+    return scale
 
 
 def _metrics(level: str, y: np.ndarray, residual: np.ndarray) -> LevelMetrics:
@@ -230,11 +279,10 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
                   modifier_counts: pd.DataFrame, own: pd.DataFrame,
                   params: AnalysisParams) -> PooledContext:
     """Fit the shared slope, pooled scale and composition-offset model on the anchors."""
-    anchors = rows.take(np.flatnonzero(rows.anchor))
+    anchors = rows.take(np.flatnonzero(rows.line_anchor))
     slope = shared_slope(anchors, len(groups)) if len(anchors.rt) >= 2 else 0.0
     pooled, residual = pooled_cv(anchors, slope, len(groups))
-    scale = max(float(np.sqrt(np.mean(residual ** 2))) if len(residual) else 0.0,
-                params.rt_sd_floor)
+    scale = max(robust_scale(residual), params.rt_sd_floor)
     features, known = composition_features(eligible, np.array([at[0] for _, at in groups],
                                                                dtype=np.intp), modifier_counts)
     n_anchors = np.bincount(anchors.prefix, minlength=len(groups))
@@ -284,8 +332,8 @@ def _self_level_metrics(rows: PrefixRows, anchored, slope, scale) -> LevelMetric
         prefix = rows.take(at)
         u = prefix.rt - slope * prefix.log_p
         line = densest_line(u, prefix.tail, 2 * scale, np.median(u))
-        ys.append(prefix.rt[prefix.anchor])
-        residuals.append(u[prefix.anchor] - line)
+        ys.append(prefix.rt[prefix.line_anchor])
+        residuals.append(u[prefix.line_anchor] - line)
     if not ys:
         return LevelMetrics("self", 0, np.nan, np.nan)
     return _metrics("self", np.concatenate(ys), np.concatenate(residuals))
@@ -305,6 +353,7 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     """
     rows = PrefixRows.of(eligible, coeluting)
     groups = positions_by(eligible["prefix"])
+    own = _without_isomer_mixing_models(own, rows, groups)
     ctx = build_context(eligible, rows, groups, modifier_counts, own, params)
     own_fits = {prefix: {"accepted": accepted, "n_anchors": n, "r2_cv": r2, "rmse_cv": rmse}
                 for prefix, accepted, n, r2, rmse in zip(own["prefix"], own["accepted"],
@@ -323,6 +372,14 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
              for prefix, at in groups]
     judged, counts = _joined(parts, groups, eligible.index)
     return judged, pd.DataFrame([m.as_record() for m in ctx.metrics.values()]), counts
+
+
+def _without_isomer_mixing_models(own: pd.DataFrame, rows: PrefixRows, groups) -> pd.DataFrame:
+    """``own`` with the 1.0 models of prefixes with anchored isomers not accepted: fitted on both
+    isomers' anchors, their line runs between the two (and their CV RMSE would raise every
+    other own model's floor); the pooled level judges them by their first isomers instead."""
+    mixing = [prefix for prefix, at in groups if rows.isomer_rank[at].any()]
+    return own.assign(accepted=own["accepted"].astype(bool) & ~own["prefix"].isin(mixing))
 
 
 def _joined(parts: list[dict[str, np.ndarray]], groups: list[tuple[str, np.ndarray]],
@@ -382,7 +439,8 @@ def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: Po
     u = rows.rt - ctx.slope * rows.log_p
     shaping = rows.shaping
     if rows.anchor.any():
-        level, n, offset = "pooled", int(rows.anchor.sum()), float(u[rows.anchor].mean())
+        level, n = "pooled", int(rows.line_anchor.sum())
+        offset = float(u[rows.line_anchor].mean())
         scale = ctx.scale * np.sqrt(1 + 1 / n)
     elif len(np.unique(rows.tail[shaping])) >= 2:
         level, n, scale = "self", int(shaping.sum()), ctx.scale
@@ -451,15 +509,18 @@ def _family_lines(rows: PrefixRows, groups, lines: dict, bases: dict, params
 
 def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], params,
               isomer_capable: bool = False) -> dict[str, np.ndarray]:
-    """Status, z and isomer line of every row of one prefix: its main line, its family's
-    parallel lines centred on its own peaks, and (isomer-capable) lines of its own peaks that
+    """Status, z and isomer line of every row of one prefix: its main line, the lines of its
+    anchored isomers, its family's parallel lines centred on its own peaks, and (isomer-capable) lines of its own peaks that
     recur off those at one offset (``isomer_lines`` on its unexplained peaks), at most
     ``MAX_PARALLEL_LINES`` parallel lines in all."""
     level, n, r2, predicted, scale = line.level, line.n, line.r2, line.predicted, line.scale
     residual = rows.rt - predicted
     width = params.outlier_threshold * scale
-    lines = np.array([0.0, *(own_offset(residual[rows.shaping], offset, width)
-                             for offset in parallel)])
+    anchored = anchored_isomer_offsets(residual, rows.isomer_rank)
+    family = [own_offset(residual[rows.shaping], offset, width) for offset in parallel]
+    lines = np.array([0.0, *anchored, *(offset for offset in family
+                                        if np.all(np.abs(offset - anchored) > width))]
+                     )[:MAX_PARALLEL_LINES + 1]
     if isomer_capable and len(lines) <= MAX_PARALLEL_LINES:
         unexplained = rows.shaping & (np.abs(residual[:, None] - lines[None, :]).min(axis=1)
                                       > width)
@@ -481,6 +542,13 @@ def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], p
     out["_rule1_note"] = _notes(prefix, level, n, r2, outlier, nearest + 1, z, scale,
                                 lines.tolist(), params)
     return out
+
+
+def anchored_isomer_offsets(residual: np.ndarray, isomer_rank: np.ndarray) -> np.ndarray:
+    """Offsets from the main line of the lines that anchored second (third...) isomers place:
+    the median residual of the anchors of each rank above 0."""
+    return np.array([float(np.median(residual[isomer_rank == rank]))
+                     for rank in range(1, int(isomer_rank.max(initial=0)) + 1)])
 
 
 def _constant_columns(n_rows: int, level: str, n: int, r2: float) -> dict[str, np.ndarray]:

@@ -124,6 +124,37 @@ def test_a_prefix_shows_its_own_isomer_line_where_its_large_family_shows_none():
     assert oac["rule1_series_offset"].iloc[-1] == pytest.approx(0.9, abs=0.1)
 
 
+def test_two_anchored_peaks_of_one_name_place_two_isomer_lines():
+    """GD1a and GD1b: every GD1 name anchored twice, 0.45 min apart. Each isomer has its own
+    line, so the scale stays that of one isomer and a peak between the lines is an outlier."""
+    rows = [row for row in anchored_family() if not row[0].startswith("GD1")]
+    for i, carbons in enumerate(range(34, 40)):
+        rows.append(peak("GD1", carbons, 7.4, anchor=True, noise=NOISE[i]))
+        rows.append(peak("GD1", carbons, 7.4, shift=0.45, anchor=True, noise=NOISE[i + 3]))
+    rows.append(peak("GD1", 40, 7.4, shift=0.22))
+    result = analyze(table(rows))
+    gd1 = result.rows[result.rows["prefix"] == "GD1"]
+    anchors = gd1[gd1["Anchor"]]
+    assert (anchors["status"] == "valid").all()
+    assert anchors["isomer_series"].tolist() == [1, 2] * 6  # each name: first, then second
+    assert anchors["rule1_series_offset"].iloc[1] == pytest.approx(0.45, abs=0.05)
+    assert gd1["rule1_scale"].iloc[0] < 0.15  # not the 0.22 min half-gap of one mixed line
+    assert gd1.iloc[-1]["status"] == "outlier"
+    assert not result.groups.set_index("prefix").loc["GD1", "n_anchor_disagrees"]
+
+
+def test_two_disagreeing_anchors_do_not_set_the_scale_of_every_prefix():
+    """GD2's two anchors sit 1.2 min apart after the shared slope: they are named, and the other
+    prefixes keep the scale their own anchors show."""
+    rows = anchored_family() + [peak("GD2", 36, 5.4, anchor=True),
+                                peak("GD2", 38, 5.4, shift=1.2, anchor=True),
+                                peak("GT1", 37, 10.1, shift=0.4)]
+    result = analyze(table(rows))
+    assert by_name(result).loc["GT1(37:1;O2)", "status"] == "outlier"
+    assert by_name(result).loc["GT1(37:1;O2)", "rule1_scale"] < 0.1
+    assert any(w.code == "anchor_disagrees" and w.prefix == "GD2" for w in result.warnings)
+
+
 def test_series_that_cannot_have_isomers_keep_their_outliers():
     rows = anchored_family()
     rows += [peak("GM3", c, -0.7, shift=1.8) for c in range(37, 42)]

@@ -24,9 +24,12 @@ level did not use (leave-one-out within a prefix for ``pooled``; the anchors of 
 judged as if they had none for ``self``; leave-one-prefix-out for ``composition``).
 
 Scale. One RT measurement scatters about as much in one head group as in another, so the scale of
-every level is at least the pooled scale (the cross-validated RMSE of all anchors around their
-pooled lines): this stops a 3-anchor model whose CV RMSE happens to be 0.016 min from flagging
+every level is at least the pooled scale (the cross-validated scatter of all anchors around their
+pooled lines, each weighted by how well it fits: ``robust_scale``): this stops a 3-anchor model whose CV RMSE happens to be 0.016 min from flagging
 peaks 0.25 min off (spec 16.2, GT1).
+
+Anchored isomers. Each name's first-eluting anchor places the main line; its later anchors (a
+second isomer the lab confirmed) place parallel lines (``anchor_isomer_rank``).
 
 Isomer lines. For isomer-capable series (GD1, GT1, GQ1 and GM1, which has a/b isomers too), peaks
 off the main line that recur at one offset across at least ``SERIES_MIN_TAILS`` lipid tails form a

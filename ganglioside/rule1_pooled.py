@@ -170,17 +170,22 @@ def robust_scale(residual: np.ndarray) -> float:
     Anchors are trusted, but two anchors of one head group can disagree (on the lab's sample
     GD2's two anchors sit 1.2 min apart after the shared slope; every other prefix's anchors
     within 0.2 min): the plain RMSE of all cross-validated residuals would then set a 0.3 min
-    scale for every prefix. Each residual is weighted by its P(correct | r) under the same
-    two-part model the peaks are judged with (``p_correct``), iterated to a fixed point.
+    scale for every prefix. So the residuals are fitted with the same two-part model the peaks
+    are judged with (``p_correct``: a normal scatter, or a misfit anywhere within
+    ``MISID_SPAN``), learning by expectation-maximisation both the scale and the share that fit,
+    starting from ``PRIOR_CORRECT``. Where every anchor agrees that share goes to 1 and the scale
+    is the plain RMSE (the benchmark's scales move by at most 0.01 min); on the sample 86 % fit,
+    GD2's and GM3's anchor pairs do not, and the scale is 0.096 min.
     """
     if not len(residual):
         return 0.0
-    scale = float(np.sqrt(np.mean(residual ** 2)))
+    scale, share = float(np.sqrt(np.mean(residual ** 2))), PRIOR_CORRECT
     for _ in range(MAX_SCALE_ROUNDS):
         if scale == 0:
             break
-        weight = p_correct(residual / scale, scale)
-        updated = float(np.sqrt(weight @ residual ** 2 / weight.sum()))
+        fits = share * normal_density(residual, 0.0, scale)
+        weight = fits / (fits + (1 - share) / MISID_SPAN)
+        updated, share = float(np.sqrt(weight @ residual ** 2 / weight.sum())), float(weight.mean())
         if abs(updated - scale) < SCALE_SETTLED:
             return updated
         scale = updated

@@ -10,9 +10,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.sample_runs import DATA  # noqa: F401 (the journeys upload from it)
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",

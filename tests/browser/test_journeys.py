@@ -12,9 +12,9 @@ import pytest
 from browser_support import DATA, REPO, Server, shot, wait_idle
 from playwright.sync_api import expect
 
-from ganglioside.jobs import SynchronousExecutor
 from ganglioside.params import AnalysisParams
 from ganglioside.store import RunStore
+from tests.sample_runs import completed_run
 
 pytestmark = pytest.mark.browser
 
@@ -45,15 +45,6 @@ def metric(page, label: str):
     card = page.locator("[data-testid='stMetric']").filter(
         has=page.locator("[data-testid='stMetricLabel']", has_text=re.compile(f"^{label}")))
     return card.locator("[data-testid='stMetricValue']").first
-
-
-def completed_run(db, file_name: str = "testwork_user.csv", name: str | None = None,
-                  params: AnalysisParams = AnalysisParams()) -> str:
-    store = RunStore(db)
-    run_id = store.create_run((DATA / file_name).read_bytes(), file_name, params, name=name)
-    SynchronousExecutor(store).submit(run_id)
-    assert store.get_run(run_id).status == "completed"
-    return run_id
 
 
 def test_upload_run_explore_download_and_reload(server, page, tmp_path):
@@ -117,7 +108,7 @@ def test_upload_run_explore_download_and_reload(server, page, tmp_path):
                                            ("method", METHOD_TITLE)])
 def test_deep_link_on_a_freshly_started_server(tmp_path, page, path, heading):
     db = tmp_path / "runs.db"
-    run_id = completed_run(db, "testwork_small.csv", name="Deep link check")
+    run_id = completed_run(RunStore(db), "testwork_small.csv", name="Deep link check")
     fresh = Server(db, tmp_path / "streamlit.log")   # no page opened on it yet
     try:
         page.goto(f"{fresh.url}/{path.format(run=run_id)}")
@@ -168,9 +159,9 @@ def test_reload_mid_run_keeps_the_progress_and_reaches_results(server, page, tmp
 
 
 def test_history_opens_a_run_in_a_new_page_and_compares_two(server, page, context):
-    completed_run(server.db_path, "testwork_small.csv", name="Strict settings",
+    completed_run(RunStore(server.db_path), "testwork_small.csv", name="Strict settings",
                   params=AnalysisParams(outlier_threshold=3.0, rt_tolerance=0.05))
-    run_id = completed_run(server.db_path, "testwork_small.csv", name="From history")
+    run_id = completed_run(RunStore(server.db_path), "testwork_small.csv", name="From history")
     page.goto(f"{server.url}/history")
     wait_idle(page)
     table = widget(page, "history_table")

@@ -7,26 +7,15 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from ganglioside.jobs import SynchronousExecutor
-from ganglioside.params import AnalysisParams
-from ganglioside.store import RunStore
+from tests.sample_runs import DATA, completed_run  # noqa: F401 (used by the page tests)
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 APP = REPO / "app.py"
 TIMEOUT = 60
 
 
 def sample_bytes(name: str) -> bytes:
     return (DATA / name).read_bytes()
-
-
-def completed_run(store: RunStore, file_name: str = "testwork_user.csv",
-                  params: AnalysisParams = AnalysisParams(), **options) -> str:
-    """A run of a sample file, executed to its end through the real job function."""
-    run_id = store.create_run(sample_bytes(file_name), file_name, params, **options)
-    SynchronousExecutor(store).submit(run_id)
-    return run_id
 
 
 def open_page(app: AppTest, page: str, run_id: str | None = None) -> AppTest:

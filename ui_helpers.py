@@ -246,13 +246,6 @@ def parameter_label(name: str, unit: str = "") -> str:
     return PARAMETER_LABELS.get(name, name) + (f" ({unit})" if unit else "")
 
 
-def ordered_specs(specs) -> list:
-    """Parameter specs in the order of PARAMETER_LABELS (by rule), unknown names last."""
-    order = list(PARAMETER_LABELS)
-    return sorted(specs, key=lambda spec: order.index(spec.name) if spec.name in order
-                  else len(order))
-
-
 def format_count(count: int | None) -> str:
     """A count for a summary card: ``323``, ``12,345``, ``1.23 M``."""
     if count is None or pd.isna(count):

@@ -158,7 +158,7 @@ def fill_parameters(params: AnalysisParams, origin: str) -> None:
 def parameter_inputs() -> dict:
     """One input per parameter, generated from PARAMETER_SPECS (range, step, help)."""
     values = {}
-    for spec in ui.ordered_specs(PARAMETER_SPECS):
+    for spec in PARAMETER_SPECS:
         key = parameter_key(spec.name)
         label = ui.parameter_label(spec.name, spec.unit)
         if spec.kind is bool:

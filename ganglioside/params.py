@@ -28,14 +28,11 @@ class ParameterSpec:
     unit: str = ""
 
 
-PARAMETER_SPECS: tuple[ParameterSpec, ...] = (
+PARAMETER_SPECS: tuple[ParameterSpec, ...] = (  # grouped by the rule they tune
     ParameterSpec("r2_threshold", float, 0.5, 0.999,
                   "Minimum cross-validated R² for a Rule 1 model to be accepted."),
     ParameterSpec("outlier_threshold", float, 1.0, 5.0,
                   "Rule 1 flags a peak as outlier when |z| is at least this."),
-    ParameterSpec("rt_tolerance", float, 0.01, 0.5,
-                  "Rule 5: largest RT difference between an in-source fragment and its parent.",
-                  "min"),
     ParameterSpec("min_anchors", int, 2, 20,
                   "Fewest anchors a head group needs for its own Rule 1 model."),
     ParameterSpec("rt_sd_floor", float, 0.0, 1.0,
@@ -45,6 +42,9 @@ PARAMETER_SPECS: tuple[ParameterSpec, ...] = (
                   "Rule 4: smallest RT increase an extra O-acetyl group may cause.", "min"),
     ParameterSpec("oac_shift_max", float, 0.1, 5.0,
                   "Rule 4: largest RT increase an extra O-acetyl group may cause.", "min"),
+    ParameterSpec("rt_tolerance", float, 0.01, 0.5,
+                  "Rule 5: largest RT difference between an in-source fragment and its parent.",
+                  "min"),
     ParameterSpec("apply_fragment_status", bool, None, None,
                   "Give Rule 5 in-source fragments the final status 'fragment'."),
 )

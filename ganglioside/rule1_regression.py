@@ -135,29 +135,19 @@ def predictor_matrix(predictors: np.ndarray, selected: list[str]) -> np.ndarray:
     return np.asfortranarray(predictors[:, [names.index(col) for col in selected]])
 
 
-def standardize(scaler: StandardScaler, x: np.ndarray) -> np.ndarray:
-    """``scaler.transform(x)``, computed as it does, without its per-call input checks."""
-    return (x - scaler.mean_) / scaler.scale_
-
-
-def linear(model: BayesianRidge, xs: np.ndarray) -> np.ndarray:
-    """``model.predict(xs)``, computed as it does, without its per-call input checks."""
-    return xs @ model.coef_ + model.intercept_
-
-
 def _fit_and_validate(fit: GroupFit, x: np.ndarray, y: np.ndarray) -> None:
     # Finite data skip scikit-learn's repeated input checks (same numbers, less overhead);
     # anything else goes through them and fails with their message.
     finite = bool(np.isfinite(x).all() and np.isfinite(y).all())
     with sklearn.config_context(assume_finite=finite, skip_parameter_validation=finite):
         scaler = StandardScaler().fit(x)
-        xs = standardize(scaler, x)
+        xs = scaler.transform(x)
         model = BayesianRidge().fit(xs, y)
         method, folds = cv_folds(len(y))
         y_cv = np.empty_like(y)
         for train, test in folds:
-            y_cv[test] = linear(BayesianRidge().fit(xs[train], y[train]), xs[test])
-    y_train = linear(model, xs)
+            y_cv[test] = BayesianRidge().fit(xs[train], y[train]).predict(xs[test])
+        y_train = model.predict(xs)
     n, p = len(y), xs.shape[1]
     total = float(np.sum((y - y.mean()) ** 2))
     r2_cv = 1 - float(np.sum((y - y_cv) ** 2)) / total
@@ -221,8 +211,8 @@ def score_rows(fit: GroupFit, group: GroupRows, params: AnalysisParams) -> dict[
                       else f"Rule 1: unverified, model for {fit.prefix} rejected ({fit.reason})")
         out["_rule1_note"] = pick(anchor, anchor_note, other_note)
         return out
-    predicted = linear(fit.model, standardize(
-        fit.scaler, predictor_matrix(group.predictors, fit.predictors)))
+    predicted = fit.model.predict(fit.scaler.transform(
+        predictor_matrix(group.predictors, fit.predictors)))
     residual = group.rt - predicted
     s = max(fit.metrics["rmse_cv"], params.rt_sd_floor)
     with np.errstate(divide="ignore", invalid="ignore"):

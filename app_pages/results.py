@@ -31,9 +31,11 @@ EVENT_ROW_COLUMNS = ["row_id", "Name", "RT", "Volume", "rule5_role", "rule5_rt_d
                      "rule5_fragment_probability", "status", "reasons"]
 FRAGMENT_PROBABILITY_HELP = ("Algorithm 2.0: probability that the peak is an in-source fragment "
                              "rather than a peak of its own, from its RT and Volume")
-GROUP_COLUMNS = ["prefix", "accepted", "reason", "n_anchors", "n_rows", "r2_cv", "rmse_cv",
-                 "equation_raw", "predictors", "cv_method", "scale_s", "n_valid",
-                 "n_outlier", "n_unverified", "n_anchor_disagrees", "notes"]
+GROUP_COLUMNS = ["prefix", "judged_by", "accepted", "reason", "n_anchors", "n_rows", "r2_cv",
+                 "rmse_cv", "equation_raw", "predictors", "cv_method", "scale_s",
+                 "anchor_spread_s", "isomer_lines", "n_valid", "n_outlier", "n_unverified",
+                 "n_anchor_disagrees", "notes"]  # 1.0 results have no judged_by, anchor_spread_s
+# or isomer_lines
 NULL = "–"                   # how tables show a missing value
 FIXED3 = st.column_config.NumberColumn(format="%.3f")
 # Selections outlive the tab that made them (widget states vanish with their hidden tab); each is
@@ -168,6 +170,7 @@ def regression_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
     st.dataframe(groups[[c for c in GROUP_COLUMNS if c in groups]], hide_index=True,
                  width="stretch", height=320, key="results_groups", placeholder=NULL,
                  column_config={"r2_cv": FIXED3, "rmse_cv": FIXED3, "scale_s": FIXED3,
+                                "anchor_spread_s": FIXED3,
                                 "accepted": st.column_config.CheckboxColumn(),
                                 "equation_raw": st.column_config.TextColumn(width="large")})
     levels = result.model_levels

@@ -379,6 +379,9 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
              else _undecided(rows.take(at), prefix)
              for prefix, at in groups]
     judged, counts = _joined(parts, groups, eligible.index)
+    spread = np.array([line.anchor_spread if line else np.nan for line in lines.values()])
+    counts["anchor_spread_s"] = spread
+    counts["anchors_disagree"] = spread >= params.outlier_threshold * ctx.scale
     return judged, pd.DataFrame([m.as_record() for m in ctx.metrics.values()]), counts
 
 
@@ -434,6 +437,8 @@ class MainLine:
     r2: float
     predicted: np.ndarray
     scale: float
+    anchor_spread: float = np.nan  # pooled level: SD of its anchors around their line
+
 
 
 def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: PooledContext,
@@ -449,7 +454,8 @@ def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: Po
     if rows.anchor.any():
         level, n = "pooled", int(rows.line_anchor.sum())
         offset = float(u[rows.line_anchor].mean())
-        scale = ctx.scale * np.sqrt(1 + 1 / n)
+        spread = float(np.std(u[rows.line_anchor], ddof=1)) if n > 1 else np.nan
+        scale = pooled_line_scale(ctx.scale, spread, n)
     elif len(np.unique(rows.tail[shaping])) >= 2:
         level, n, scale = "self", int(shaping.sum()), ctx.scale
         offset = densest_line(u[shaping], rows.tail[shaping], 2 * ctx.scale,
@@ -462,7 +468,16 @@ def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: Po
     predicted = ctx.slope * rows.log_p + offset
     if level in ("pooled", "self"):
         predicted = refit_on_members(rows.log_p, rows.rt, predicted, shaping, REFIT_BAND * scale)
-    return MainLine(level, n, ctx.metrics[level].r2_cv, predicted, scale)
+    return MainLine(level, n, ctx.metrics[level].r2_cv, predicted, scale,
+                    spread if level == "pooled" else np.nan)
+
+
+def pooled_line_scale(scale: float, anchor_spread: float, n: int) -> float:
+    """The scale of a line whose offset is the mean of ``n`` anchors: one peak's scatter plus
+    the offset's uncertainty. That uncertainty is the scatter over √n, measured by the anchors
+    themselves where they spread more than anchors do in general (on the sample GD2's two
+    anchors sit 1.2 min apart: its line is known only to about ±0.6 min)."""
+    return float(np.sqrt(scale ** 2 + np.fmax(scale, anchor_spread) ** 2 / n))
 
 
 def refit_on_members(log_p, rt, predicted, shaping, band) -> np.ndarray:
@@ -653,6 +668,17 @@ def _warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFr
         yield AnalysisWarning("anchor_disagrees", "warning",
                               f"{prefix}: {len(ids)} anchor(s) lie off every line of the model "
                               f"(rows {first_items(ids)})", tuple(ids), prefix)
+    for prefix, disagree, spread, scale in zip(groups["prefix"], groups["anchors_disagree"],
+                                               groups["anchor_spread_s"], groups["scale_s"]):
+        if disagree:
+            ids = row_id[(eligible["prefix"].eq(prefix) & eligible["Anchor"].eq(True)
+                          ).to_numpy()].tolist()
+            yield AnalysisWarning(
+                "anchors_disagree", "warning",
+                f"{prefix}: its anchors scatter {fixed3(spread)} min (SD) around one line, "
+                f"more than anchors scatter in general; its line is uncertain, so its peaks are "
+                f"judged with s = {fixed3(scale)} min. Check these anchors (rows "
+                f"{first_items(ids)})", tuple(ids), prefix)
     levels = Counter(groups["judged_by"].tolist())
     yield AnalysisWarning("rule1_levels", "info", "Rule 1 prefixes judged by level: " + ", ".join(
         f"{level} {levels[level]}" for level in (*LEVELS, "none")), ())

@@ -33,9 +33,8 @@ FRAGMENT_PROBABILITY_HELP = ("Algorithm 2.0: probability that the peak is an in-
                              "rather than a peak of its own, from its RT and Volume")
 GROUP_COLUMNS = ["prefix", "judged_by", "accepted", "reason", "n_anchors", "n_rows", "r2_cv",
                  "rmse_cv", "equation_raw", "predictors", "cv_method", "scale_s",
-                 "anchor_spread_s", "isomer_lines", "n_valid", "n_outlier", "n_unverified",
-                 "n_anchor_disagrees", "notes"]  # 1.0 results have no judged_by, anchor_spread_s
-# or isomer_lines
+                 "anchor_spread_s", "isomer_lines", "anchored_isomers", "n_valid", "n_outlier",
+                 "n_unverified", "n_anchor_disagrees", "notes"]  # 1.0 results lack the 2.0 ones
 NULL = "–"                   # how tables show a missing value
 FIXED3 = st.column_config.NumberColumn(format="%.3f")
 # Selections outlive the tab that made them (widget states vanish with their hidden tab); each is
@@ -176,9 +175,10 @@ def regression_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
     levels = result.model_levels
     if not levels.empty:
         st.markdown("**Judging levels** (algorithm 2.0: how well each kind of model predicts "
-                    "anchors it did not see; see Method)")
+                    "anchors it did not see, and the scale s it judges with; see Method)")
         st.dataframe(levels, hide_index=True, width="stretch", key="results_levels",
-                     placeholder=NULL, column_config={"r2_cv": FIXED3, "rmse_cv": FIXED3})
+                     placeholder=NULL, column_config={"r2_cv": FIXED3, "rmse_cv": FIXED3,
+                                                      "scale_s": FIXED3})
 
 
 def compounds_tab(rows: pd.DataFrame) -> None:

@@ -282,6 +282,12 @@ class PooledContext:
     composition_rmse: float
     metrics: dict[str, LevelMetrics]
 
+    def base_scale(self, level: str) -> float:
+        """The scale s a level judges with before a prefix's own terms: an own model's CV RMSE
+        may be larger, and a pooled line adds the uncertainty of its offset."""
+        return {"prefix": self.prefix_scale, "pooled": self.scale, "self": self.scale,
+                "composition": float(np.hypot(self.scale, self.composition_rmse))}[level]
+
 
 def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[str, np.ndarray]],
                   modifier_counts: pd.DataFrame, own: pd.DataFrame,
@@ -382,7 +388,10 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     spread = np.array([line.anchor_spread if line else np.nan for line in lines.values()])
     counts["anchor_spread_s"] = spread
     counts["anchors_disagree"] = spread >= params.outlier_threshold * ctx.scale
-    return judged, pd.DataFrame([m.as_record() for m in ctx.metrics.values()]), counts
+    counts["anchored_isomers"] = [int((rows.isomer_rank[at] > 0).sum()) for _, at in groups]
+    levels = pd.DataFrame([m.as_record() for m in ctx.metrics.values()])
+    levels["scale_s"] = [ctx.base_scale(level) for level in levels["level"]]
+    return judged, levels, counts
 
 
 def _without_isomer_mixing_models(own: pd.DataFrame, rows: PrefixRows, groups) -> pd.DataFrame:
@@ -445,7 +454,7 @@ def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: Po
                prior: float | None) -> MainLine | None:
     """The best available line of one prefix (module docstring); None if no level applies."""
     if bool(group["accepted"]) and np.ptp(rows.log_p[rows.anchor]) >= REFIT_MIN_SPAN:
-        scale = max(float(group["rmse_cv"]), ctx.prefix_scale)
+        scale = max(float(group["rmse_cv"]), ctx.base_scale("prefix"))
         return MainLine("prefix", int(group["n_anchors"]), float(group["r2_cv"]),
                         refit_on_members(rows.log_p, rows.rt, own_predicted, rows.shaping,
                                          REFIT_BAND * scale), scale)
@@ -455,14 +464,14 @@ def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: Po
         level, n = "pooled", int(rows.line_anchor.sum())
         offset = float(u[rows.line_anchor].mean())
         spread = float(np.std(u[rows.line_anchor], ddof=1)) if n > 1 else np.nan
-        scale = pooled_line_scale(ctx.scale, spread, n)
+        scale = pooled_line_scale(ctx.base_scale("pooled"), spread, n)
     elif len(np.unique(rows.tail[shaping])) >= 2:
-        level, n, scale = "self", int(shaping.sum()), ctx.scale
+        level, n, scale = "self", int(shaping.sum()), ctx.base_scale("self")
         offset = densest_line(u[shaping], rows.tail[shaping], 2 * ctx.scale,
                               prior if prior is not None else float(np.median(u[shaping])))
     elif prior is not None and not np.isnan(ctx.composition_rmse):
         level, n, offset = "composition", int(shaping.sum()), prior
-        scale = float(np.hypot(ctx.scale, ctx.composition_rmse))
+        scale = ctx.base_scale("composition")
     else:
         return None
     predicted = ctx.slope * rows.log_p + offset
@@ -661,6 +670,16 @@ def _warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFr
             yield AnalysisWarning("model_rejected", "warning",
                                   f"{prefix}: own model rejected ({reason}); "
                                   f"judged by the {judged_by} model instead", (), prefix)
+    for prefix, accepted, judged_by, isomers in zip(groups["prefix"], groups["accepted"],
+                                                    groups["judged_by"],
+                                                    groups["anchored_isomers"]):
+        if accepted and judged_by != "prefix":
+            why = (f"{isomers} of its anchors are second isomers of a name, and its 1.0 line runs "
+                   "between the isomers" if isomers else "its anchors span less than "
+                   f"{REFIT_MIN_SPAN:g} Log P units, too narrow to extrapolate a slope from")
+            yield AnalysisWarning("own_model_unused", "info",
+                                  f"{prefix}: its own model (accepted by 1.0) is not used: {why}; "
+                                  f"judged by the {judged_by} model", (), prefix)
     row_id = eligible["row_id"].to_numpy()
     disagree = judged["anchor_disagrees"].to_numpy(bool)
     for prefix, at in positions_by(eligible["prefix"].to_numpy(object)[disagree]):

@@ -140,7 +140,12 @@ def test_two_anchored_peaks_of_one_name_place_two_isomer_lines():
     assert anchors["rule1_series_offset"].iloc[1] == pytest.approx(0.45, abs=0.05)
     assert gd1["rule1_scale"].iloc[0] < 0.15  # not the 0.22 min half-gap of one mixed line
     assert gd1.iloc[-1]["status"] == "outlier"
-    assert not result.groups.set_index("prefix").loc["GD1", "n_anchor_disagrees"]
+    group = result.groups.set_index("prefix").loc["GD1"]
+    assert group["anchored_isomers"] == 6 and not group["n_anchor_disagrees"]
+    assert group["accepted"] and group["judged_by"] == "pooled"  # its 1.0 line mixes isomers
+    unused = {w.prefix: w.message for w in result.warnings if w.code == "own_model_unused"}
+    assert "6 of its anchors are second isomers" in unused["GD1"]
+    assert "span less than 2 Log P units" in unused["GT1"]  # 3 anchors over 1.1 units
 
 
 def test_two_disagreeing_anchors_do_not_set_the_scale_of_every_prefix():
@@ -156,6 +161,8 @@ def test_two_disagreeing_anchors_do_not_set_the_scale_of_every_prefix():
     assert [w.prefix for w in warned] == ["GD2"] and len(warned[0].row_ids) == 2
     gd2 = result.rows[result.rows["prefix"] == "GD2"]
     assert (gd2["status"] == "valid").all()
+    pooled = result.model_levels.set_index("level").loc["pooled"]
+    assert pooled["scale_s"] < 0.1 < pooled["rmse_cv"]  # the disagreement is reported, not used
     assert gd2["rule1_scale"].iloc[0] == pytest.approx(np.hypot(0.1, 1.2 / 2), abs=0.1)
 
 

@@ -10,7 +10,8 @@ keeps the 1.0 fit where it exists and adds, in order of preference:
                  extrapolates badly), refined by its own peaks (``refit_on_members``) like the
                  next two.
 ``pooled``       a shared Log P slope fitted on the anchors of every prefix (each prefix its own
-                 offset), with this prefix's offset taken from its anchors.
+                 offset; of a name anchored twice only the first isomer), with this prefix's
+                 offset taken from its anchors.
 ``self``         the shared slope, with the offset found from the prefix's own peaks: the line
                  that the most lipid tails agree on (a misidentification is a lone peak; the
                  correct identifications of one head group line up across tails). Ties between
@@ -25,8 +26,8 @@ judged as if they had none for ``self``; leave-one-prefix-out for ``composition`
 
 Scale. One RT measurement scatters about as much in one head group as in another, so the scale of
 every level is at least the pooled scale (the cross-validated scatter of all anchors around their
-pooled lines, each weighted by how well it fits: ``robust_scale``): this stops a 3-anchor model whose CV RMSE happens to be 0.016 min from flagging
-peaks 0.25 min off (spec 16.2, GT1).
+pooled lines, each weighted by how well it fits: ``robust_scale``): this stops a 3-anchor model
+whose CV RMSE happens to be 0.016 min from flagging peaks 0.25 min off (spec 16.2, GT1).
 
 Anchored isomers. Each name's first-eluting anchor places the main line; its later anchors (a
 second isomer the lab confirmed) place parallel lines (``anchor_isomer_rank``).
@@ -68,6 +69,7 @@ ISOMER_REFINE = 1.5
 PRIOR_CORRECT = 0.85
 MISID_SPAN = 5.0  # min: misidentified peaks land up to ~2.5 min either side of their line
 LEVELS = ("prefix", "pooled", "self", "composition")
+MIN_BIN = 1e-3  # min: densest_line's bins, however small the scale (a 0 floor, exact anchors)
 MAX_SCALE_ROUNDS = 100
 SCALE_SETTLED = 1e-5  # min
 
@@ -102,14 +104,16 @@ class PrefixRows(RowArrays):
     isomer_rank: np.ndarray  # an anchor's place by RT among its name's anchors (0 otherwise)
 
     @classmethod
-    def of(cls, eligible: pd.DataFrame, coeluting: np.ndarray) -> "PrefixRows":
-        """Read the eligible rows once; ``coeluting`` marks possible Rule 5 fragments."""
+    def of(cls, eligible: pd.DataFrame, coeluting: np.ndarray, same_peak: float
+           ) -> "PrefixRows":
+        """Read the eligible rows once; ``coeluting`` marks possible Rule 5 fragments, and
+        anchors of one name within ``same_peak`` min are one compound (``anchor_isomer_rank``)."""
         tail = pd.factorize(eligible["tail"], use_na_sentinel=False)[0]
         prefix = pd.factorize(eligible["prefix"])[0]
         anchor, rt, name = (eligible["Anchor"].eq(True).to_numpy(),
                             eligible["RT"].to_numpy(float), name_codes(eligible))
         return cls(anchor, rt, eligible["Log P"].to_numpy(float), prefix, tail, name,
-                   ~coeluting, anchor_isomer_rank(anchor, rt, name))
+                   ~coeluting, anchor_isomer_rank(anchor, rt, name, same_peak))
 
     @property
     def line_anchor(self) -> np.ndarray:
@@ -117,20 +121,25 @@ class PrefixRows(RowArrays):
         return self.anchor & (self.isomer_rank == 0)
 
 
-def anchor_isomer_rank(anchor: np.ndarray, rt: np.ndarray, name: np.ndarray) -> np.ndarray:
-    """Per row its place by RT among the anchors of its name (0 for the first and for every
-    non-anchor).
+def anchor_isomer_rank(anchor: np.ndarray, rt: np.ndarray, name: np.ndarray,
+                       same_peak: float) -> np.ndarray:
+    """Per row which isomer of its name an anchor is, by RT: 0 for the first-eluting one (and
+    for every non-anchor), 1 for the next, ...
 
     Two anchored peaks of one name are two confirmed isomers (the lab anchors GD1a and GD1b,
     0.38-0.51 min apart, in 11 tails). A line through both sits between them and triples the
     scatter; so each isomer gets its own line: the first-eluting anchors place the main line,
-    the second ones an anchored parallel line (``_verdicts``).
+    the second ones an anchored parallel line (``_verdicts``). Anchors of one name less than
+    ``same_peak`` min apart (Rule 5's co-elution window) are one compound listed twice.
     """
     rank = np.zeros(len(rt), dtype=np.int64)
     at = np.flatnonzero(anchor)
     order = at[np.lexsort((rt[at], name[at]))]
+    same_name = np.diff(name[order]) == 0
+    later = np.concatenate([[0], same_name & (np.diff(rt[order]) > same_peak)])
+    steps = np.cumsum(later)
     first = np.searchsorted(name[order], name[order])
-    rank[order] = np.arange(len(order)) - first
+    rank[order] = steps - steps[first]
     return rank
 
 
@@ -168,14 +177,14 @@ def robust_scale(residual: np.ndarray) -> float:
     """The SD of the residuals that fit the residual model's correct part (0 for none).
 
     Anchors are trusted, but two anchors of one head group can disagree (on the lab's sample
-    GD2's two anchors sit 1.2 min apart after the shared slope; every other prefix's anchors
-    within 0.2 min): the plain RMSE of all cross-validated residuals would then set a 0.3 min
-    scale for every prefix. So the residuals are fitted with the same two-part model the peaks
-    are judged with (``p_correct``: a normal scatter, or a misfit anywhere within
-    ``MISID_SPAN``), learning by expectation-maximisation both the scale and the share that fit,
-    starting from ``PRIOR_CORRECT``. Where every anchor agrees that share goes to 1 and the scale
-    is the plain RMSE (the benchmark's scales move by at most 0.01 min); on the sample 86 % fit,
-    GD2's and GM3's anchor pairs do not, and the scale is 0.096 min.
+    GD2's two anchors sit 1.2 min apart after the shared slope, GM3's 0.5 min, the other
+    prefixes' anchors within 0.3 min): the plain RMSE of all cross-validated residuals would
+    then set a 0.3 min scale for every prefix. So the residuals are fitted with the same
+    two-part model the peaks are judged with (``p_correct``: a normal scatter, or a misfit
+    anywhere within ``MISID_SPAN``), learning by expectation-maximisation both the scale and
+    the share that fit, starting from ``PRIOR_CORRECT``. Where every anchor agrees that share
+    goes to 1 and the scale is the plain RMSE (the benchmark's scales move by at most 0.01 min);
+    on the sample 86 % fit, GD2's and GM3's anchor pairs do not, and the scale is 0.096 min.
     """
     if not len(residual):
         return 0.0
@@ -183,9 +192,9 @@ def robust_scale(residual: np.ndarray) -> float:
     for _ in range(MAX_SCALE_ROUNDS):
         if scale == 0:
             break
-        fits = share * normal_density(residual, 0.0, scale)
-        weight = fits / (fits + (1 - share) / MISID_SPAN)
-        updated, share = float(np.sqrt(weight @ residual ** 2 / weight.sum())), float(weight.mean())
+        weight = p_correct(residual / scale, scale, share)
+        updated = float(np.sqrt(weight @ residual ** 2 / weight.sum()))
+        share = float(weight.mean())
         if abs(updated - scale) < SCALE_SETTLED:
             return updated
         scale = updated
@@ -233,7 +242,7 @@ def densest_line(u: np.ndarray, tails: np.ndarray, width: float, prior: float) -
     peak in those five bins (vectorised, linear in the number of peaks). Ties go to the candidate
     nearest ``prior``; the line is the median offset of the winning window.
     """
-    half = width / 2 if width > 0 else 1e-3
+    half = max(width / 2, MIN_BIN)
     bins = np.floor(u / half).astype(np.int64)
     n_tails = int(tails.max()) + 1
     spread = np.concatenate([bins + k for k in range(-2, 3)])
@@ -365,7 +374,7 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     parallel lines (fragments of one parent series sit at a constant offset from their own line),
     so they are judged against the lines but never shape one.
     """
-    rows = PrefixRows.of(eligible, coeluting)
+    rows = PrefixRows.of(eligible, coeluting, params.rt_tolerance)
     groups = positions_by(eligible["prefix"])
     own = _without_isomer_mixing_models(own, rows, groups)
     ctx = build_context(eligible, rows, groups, modifier_counts, own, params)
@@ -387,7 +396,7 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
     judged, counts = _joined(parts, groups, eligible.index)
     spread = np.array([line.anchor_spread if line else np.nan for line in lines.values()])
     counts["anchor_spread_s"] = spread
-    counts["anchors_disagree"] = spread >= params.outlier_threshold * ctx.scale
+    counts["anchors_scattered"] = spread >= params.outlier_threshold * ctx.scale
     counts["anchored_isomers"] = [int((rows.isomer_rank[at] > 0).sum()) for _, at in groups]
     levels = pd.DataFrame([m.as_record() for m in ctx.metrics.values()])
     levels["scale_s"] = [ctx.base_scale(level) for level in levels["level"]]
@@ -449,7 +458,6 @@ class MainLine:
     anchor_spread: float = np.nan  # pooled level: SD of its anchors around their line
 
 
-
 def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: PooledContext,
                prior: float | None) -> MainLine | None:
     """The best available line of one prefix (module docstring); None if no level applies."""
@@ -476,9 +484,21 @@ def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: Po
         return None
     predicted = ctx.slope * rows.log_p + offset
     if level in ("pooled", "self"):
-        predicted = refit_on_members(rows.log_p, rows.rt, predicted, shaping, REFIT_BAND * scale)
+        predicted = refit_on_members(rows.log_p, rows.rt, predicted,
+                                     shaping & ~nearer_anchored_isomers(rows, predicted),
+                                     REFIT_BAND * scale)
     return MainLine(level, n, ctx.metrics[level].r2_cv, predicted, scale,
                     spread if level == "pooled" else np.nan)
+
+
+def nearer_anchored_isomers(rows: PrefixRows, predicted: np.ndarray) -> np.ndarray:
+    """The peaks nearer a line of anchored later isomers than the main line ``predicted``: they
+    must not tilt the main line when its own peaks refine it."""
+    residual = rows.rt - predicted
+    offsets = anchored_isomer_offsets(residual, rows.isomer_rank)
+    if not len(offsets):
+        return np.zeros(len(residual), dtype=bool)
+    return np.abs(residual[:, None] - offsets[None, :]).min(axis=1) < np.abs(residual)
 
 
 def pooled_line_scale(scale: float, anchor_spread: float, n: int) -> float:
@@ -542,13 +562,16 @@ def _family_lines(rows: PrefixRows, groups, lines: dict, bases: dict, params
 def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], params,
               isomer_capable: bool = False) -> dict[str, np.ndarray]:
     """Status, z and isomer line of every row of one prefix: its main line, the lines of its
-    anchored isomers, its family's parallel lines centred on its own peaks, and (isomer-capable) lines of its own peaks that
-    recur off those at one offset (``isomer_lines`` on its unexplained peaks), at most
-    ``MAX_PARALLEL_LINES`` parallel lines in all."""
+    anchored isomers, its family's parallel lines centred on its own peaks, and
+    (isomer-capable) lines of its own peaks that recur off those at one offset
+    (``isomer_lines`` on its unexplained peaks), at most ``MAX_PARALLEL_LINES`` parallel lines
+    in all. A row is judged against its nearest line, an anchored later isomer against its own."""
     level, n, r2, predicted, scale = line.level, line.n, line.r2, line.predicted, line.scale
     residual = rows.rt - predicted
     width = params.outlier_threshold * scale
-    anchored = anchored_isomer_offsets(residual, rows.isomer_rank)
+    offsets = anchored_isomer_offsets(residual, rows.isomer_rank)
+    kept = np.abs(offsets) > width  # inside the main line's band: one line
+    anchored = offsets[kept]
     family = [own_offset(residual[rows.shaping], offset, width) for offset in parallel]
     lines = np.array([0.0, *anchored, *(offset for offset in family
                                         if np.all(np.abs(offset - anchored) > width))]
@@ -559,7 +582,10 @@ def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], p
         own = isomer_lines(residual[unexplained], rows.name[unexplained], width)
         lines = np.append(lines, own[:MAX_PARALLEL_LINES + 1 - len(lines)])
     distance = residual[:, None] - lines[None, :]
-    nearest = np.argmin(np.abs(distance), axis=1)
+    rank_line = np.concatenate([[-1], np.where(kept, np.cumsum(kept), -1)])  # by isomer rank
+    rank_line[rank_line >= len(lines)] = -1
+    own_line = rank_line[rows.isomer_rank]
+    nearest = np.where(own_line > 0, own_line, np.argmin(np.abs(distance), axis=1))
     off_line = distance[np.arange(len(rows.rt)), nearest]
     z = off_line / scale
     outlier = np.abs(z) >= params.outlier_threshold
@@ -590,19 +616,21 @@ def _constant_columns(n_rows: int, level: str, n: int, r2: float) -> dict[str, n
             "rule1_model_r2_cv": np.full(n_rows, r2, dtype=float)}
 
 
-def rt_density(z: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
+def rt_density(z: np.ndarray, scale: np.ndarray | float, prior: float = PRIOR_CORRECT
+               ) -> np.ndarray:
     """Density (per min) of a peak's RT at ``z`` scales off its nearest line: a correct
-    identification (N(0, s²)) or, with prior 1 − ``PRIOR_CORRECT``, a misidentified one."""
-    return _on_line(z, scale) + (1 - PRIOR_CORRECT) / MISID_SPAN
+    identification (N(0, s²)) or, with ``1 - prior``, a misidentified one."""
+    return _on_line(z, scale, prior) + (1 - prior) / MISID_SPAN
 
 
-def p_correct(z: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
+def p_correct(z: np.ndarray, scale: np.ndarray | float, prior: float = PRIOR_CORRECT
+              ) -> np.ndarray:
     """P(correct identification | residual) of the two-part residual model."""
-    return _on_line(z, scale) / rt_density(z, scale)
+    return _on_line(z, scale, prior) / rt_density(z, scale, prior)
 
 
-def _on_line(z, scale):
-    return PRIOR_CORRECT * normal_density(z, 0.0, 1.0) / scale
+def _on_line(z, scale, prior):
+    return prior * normal_density(z, 0.0, 1.0) / scale
 
 
 def normal_density(x: np.ndarray, mean: float, sd: np.ndarray | float) -> np.ndarray:
@@ -659,7 +687,29 @@ def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.Da
                         counts.reindex(groups["prefix"]).reset_index(drop=True)], axis=1)
     groups["scale_s"] = scale.reindex(groups["prefix"]).to_numpy()  # the scale 2.0 judged with
     kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
-    return judged, groups, levels, kept + list(_warnings_v2(groups, judged, eligible))
+    pooled_scale = float(levels.set_index("level").at["pooled", "scale_s"])
+    return judged, groups, levels, kept + list(_warnings_v2(groups, judged, eligible)) + list(
+        _scattered_anchor_warnings(groups, eligible, pooled_scale, params))
+
+
+def _scattered_anchor_warnings(groups: pd.DataFrame, eligible: pd.DataFrame,
+                               pooled_scale: float, params: AnalysisParams):
+    """One warning per pooled-level prefix whose anchors scatter at least ``outlier_threshold``
+    pooled scales around their line: one of them is probably misassigned."""
+    anchor = eligible["Anchor"].eq(True).to_numpy()
+    anchors = dict(positions_by(eligible["prefix"].to_numpy(object)[anchor]))
+    row_id = eligible["row_id"].to_numpy()[anchor]
+    flagged = groups[groups["anchors_scattered"].fillna(False).astype(bool)]
+    for prefix, spread, scale in zip(flagged["prefix"], flagged["anchor_spread_s"],
+                                     flagged["scale_s"]):
+        ids = row_id[anchors[prefix]].tolist()
+        yield AnalysisWarning(
+            "anchors_scattered", "warning",
+            f"{prefix}: its anchors scatter {fixed3(spread)} min (SD) around their line, at "
+            f"least {params.outlier_threshold:g} times the {fixed3(pooled_scale)} min of anchors "
+            f"in general; its line is that uncertain, so its peaks are judged with "
+            f"s = {fixed3(scale)} min. Check these anchors (rows {first_items(ids)})",
+            tuple(ids), prefix)
 
 
 def _warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFrame):
@@ -687,17 +737,6 @@ def _warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFr
         yield AnalysisWarning("anchor_disagrees", "warning",
                               f"{prefix}: {len(ids)} anchor(s) lie off every line of the model "
                               f"(rows {first_items(ids)})", tuple(ids), prefix)
-    for prefix, disagree, spread, scale in zip(groups["prefix"], groups["anchors_disagree"],
-                                               groups["anchor_spread_s"], groups["scale_s"]):
-        if disagree:
-            ids = row_id[(eligible["prefix"].eq(prefix) & eligible["Anchor"].eq(True)
-                          ).to_numpy()].tolist()
-            yield AnalysisWarning(
-                "anchors_disagree", "warning",
-                f"{prefix}: its anchors scatter {fixed3(spread)} min (SD) around one line, "
-                f"more than anchors scatter in general; its line is uncertain, so its peaks are "
-                f"judged with s = {fixed3(scale)} min. Check these anchors (rows "
-                f"{first_items(ids)})", tuple(ids), prefix)
     levels = Counter(groups["judged_by"].tolist())
     yield AnalysisWarning("rule1_levels", "info", "Rule 1 prefixes judged by level: " + ", ".join(
         f"{level} {levels[level]}" for level in (*LEVELS, "none")), ())

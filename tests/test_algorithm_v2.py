@@ -132,20 +132,32 @@ def test_two_anchored_peaks_of_one_name_place_two_isomer_lines():
         rows.append(peak("GD1", carbons, 7.4, anchor=True, noise=NOISE[i]))
         rows.append(peak("GD1", carbons, 7.4, shift=0.45, anchor=True, noise=NOISE[i + 3]))
     rows.append(peak("GD1", 40, 7.4, shift=0.22))
+    rows += [peak("GD1", 41, 7.4, anchor=True), peak("GD1", 41, 7.4, shift=0.2, anchor=True)]
     result = analyze(table(rows))
     gd1 = result.rows[result.rows["prefix"] == "GD1"]
-    anchors = gd1[gd1["Anchor"]]
+    anchors = gd1[gd1["Anchor"]].iloc[:12]
     assert (anchors["status"] == "valid").all()
     assert anchors["isomer_series"].tolist() == [1, 2] * 6  # each name: first, then second
+    late = gd1.iloc[-1]  # a second isomer only 0.2 min after the first: off its own line
+    assert late["anchor_disagrees"] and late["residual"] == pytest.approx(-0.25, abs=0.05)
     assert anchors["rule1_series_offset"].iloc[1] == pytest.approx(0.45, abs=0.05)
     assert gd1["rule1_scale"].iloc[0] < 0.15  # not the 0.22 min half-gap of one mixed line
-    assert gd1.iloc[-1]["status"] == "outlier"
+    assert gd1.iloc[-3]["status"] == "outlier"  # between the lines, no anchor
     group = result.groups.set_index("prefix").loc["GD1"]
-    assert group["anchored_isomers"] == 6 and not group["n_anchor_disagrees"]
+    assert group["anchored_isomers"] == 7 and group["n_anchor_disagrees"] == 1
     assert group["accepted"] and group["judged_by"] == "pooled"  # its 1.0 line mixes isomers
     unused = {w.prefix: w.message for w in result.warnings if w.code == "own_model_unused"}
-    assert "6 of its anchors are second isomers" in unused["GD1"]
+    assert "7 of its anchors are second isomers" in unused["GD1"]
     assert "span less than 2 Log P units" in unused["GT1"]  # 3 anchors over 1.1 units
+
+
+def test_an_anchor_listed_twice_is_not_a_second_isomer():
+    rows = anchored_family()
+    rows.append(rows[6])  # GD1(35:1) anchored twice at one RT
+    result = analyze(table(rows))
+    group = result.groups.set_index("prefix").loc["GD1"]
+    assert group["anchored_isomers"] == 0 and group["judged_by"] == "prefix"
+    assert group["isomer_lines"] == 1
 
 
 def test_two_disagreeing_anchors_do_not_set_the_scale_of_every_prefix():
@@ -157,7 +169,7 @@ def test_two_disagreeing_anchors_do_not_set_the_scale_of_every_prefix():
     result = analyze(table(rows))
     assert by_name(result).loc["GT1(37:1;O2)", "status"] == "outlier"
     assert by_name(result).loc["GT1(37:1;O2)", "rule1_scale"] < 0.1
-    warned = [w for w in result.warnings if w.code == "anchors_disagree"]
+    warned = [w for w in result.warnings if w.code == "anchors_scattered"]
     assert [w.prefix for w in warned] == ["GD2"] and len(warned[0].row_ids) == 2
     gd2 = result.rows[result.rows["prefix"] == "GD2"]
     assert (gd2["status"] == "valid").all()

@@ -170,6 +170,7 @@ def regression_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
                  width="stretch", height=320, key="results_groups", placeholder=NULL,
                  column_config={"r2_cv": FIXED3, "rmse_cv": FIXED3, "scale_s": FIXED3,
                                 "anchor_spread_s": FIXED3,
+                                "prefix": st.column_config.TextColumn(pinned=True),
                                 "accepted": st.column_config.CheckboxColumn(),
                                 "equation_raw": st.column_config.TextColumn(width="large")})
     levels = result.model_levels

@@ -18,6 +18,7 @@ Metrics (per seed and algorithm):
     python bench/accuracy.py                 # seeds 0-4, sizes cycling 250-1,000
     python bench/accuracy.py --seeds 0 1 2 --reliability
     python bench/accuracy.py --anchored-isomers   # GD1a/GD1b anchored 0.38-0.51 min apart
+    python bench/accuracy.py --misplaced-anchors  # a few anchors 0.4-2.5 min off (GD2, GM3)
 """
 
 from __future__ import annotations
@@ -87,12 +88,15 @@ def main() -> None:
     parser.add_argument("--reliability", action="store_true", help="print the 2.0 reliability table")
     parser.add_argument("--anchored-isomers", action="store_true",
                         help="add the sample's close, anchored GD1 isomer pairs to every table")
+    parser.add_argument("--misplaced-anchors", action="store_true",
+                        help="misidentify a few anchors, as the sample's GD2 and GM3 anchors")
     args = parser.parse_args()
     records, kept = [], []
     for seed in args.seeds:
         n_rows = SIZES[seed % len(SIZES)]
         table = make_demo_table(n_rows, seed=seed, truth=True,
-                                anchored_isomers=args.anchored_isomers)
+                                anchored_isomers=args.anchored_isomers,
+                                misplaced_anchors=args.misplaced_anchors)
         truth = table[["truth_kind", "truth_parent_index"]].reset_index(drop=True)
         for version in ("1.0", "2.0"):
             result = analyze(table.drop(columns=list(truth.columns)),

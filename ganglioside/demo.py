@@ -13,7 +13,9 @@ What the sample (323 rows, 29 prefixes) shows and the demo copies:
 * ``isomer`` peaks: a second peak of a GD1/GT1/GQ1 name at a constant offset (+1.5-2.0 min,
   one offset per prefix) from its line; with ``anchored_isomers`` also what the sample shows for
   GD1: GD1a and GD1b 0.38-0.51 min apart in most tails, both anchored (same anchor share);
-* ``misidentified`` peaks: RT 0.4-2.5 min off where the name elutes;
+* ``misidentified`` peaks: RT 0.4-2.5 min off where the name elutes; with ``misplaced_anchors``
+  also what the sample shows for GD2 and GM3: a few anchors (``MISPLACED_ANCHOR_SHARE``) that are
+  themselves 0.4-2.5 min off, so a head group's anchors disagree;
 * ``fragment`` peaks: an in-source fragment, i.e. a smaller glycan (a sub-composition with fewer
   sugars) of the same tail at the parent's RT (within 0.05 min) with a much smaller Volume.
 
@@ -61,20 +63,25 @@ FRAGMENT_RT_SPREAD = 0.05
 FRAGMENT_VOLUME_SHARE = (0.02, 0.4)
 CLOSE_ISOMERS = {"GD1": (0.38, 0.51)}
 """Prefix: offset range of a second isomer close to the first (the sample's GD1a/GD1b)."""
+MISPLACED_ANCHOR_SHARE = 0.04
+"""Share of the anchors that are misidentified with ``misplaced_anchors`` (on the sample 2 of 49
+disagree clearly with their head group's other anchor)."""
 CLOSE_ISOMER_SHARE = 0.8
 """Share of a close-isomer prefix's correct peaks that have the second isomer (11 of 14 GD1
 tails on the sample)."""
 
 
 def make_demo_table(n_rows: int, seed: int = 0, truth: bool = False,
-                    anchored_isomers: bool = False) -> pd.DataFrame:
+                    anchored_isomers: bool = False, misplaced_anchors: bool = False
+                    ) -> pd.DataFrame:
     """``n_rows`` (>= 1) synthetic peaks: Name, RT, Volume, Log P, Anchor (``T``/``F``).
 
     Every kind of peak appears from a few dozen rows on. Deterministic per seed, sorted by name then RT like an exported peak list. With ``truth``
     also ``truth_kind`` (one of ``TRUTH_KINDS``) and ``truth_parent_index`` (Int64: the row of a
     fragment's parent, else null). With ``anchored_isomers`` the prefixes of ``CLOSE_ISOMERS``
-    have a second, anchored isomer close to the first (taken from the isomer share); without it
-    a seed gives the same table as before that option existed.
+    have a second, anchored isomer close to the first (taken from the isomer share); with
+    ``misplaced_anchors`` a few anchors are misidentified. Without these options a seed gives
+    the same table as before they existed.
     """
     if n_rows < 1:
         raise ValueError(f"n_rows = {n_rows} must be at least 1")
@@ -84,6 +91,9 @@ def make_demo_table(n_rows: int, seed: int = 0, truth: bool = False,
     wanted = {kind: int(round(share * n_rows)) for kind, share in KIND_SHARES.items()}
     base = _correct_rows(rng, catalog, prefix_rt, n_rows - wanted["isomer"] - wanted["fragment"])
     _misidentify(rng, base, wanted["misidentified"])
+    if misplaced_anchors:
+        _misidentify(rng, base, max(1, round(MISPLACED_ANCHOR_SHARE * base["anchor"].sum())),
+                     anchors=True)
     close = _close_isomer_rows(rng, catalog, base, wanted["isomer"]) if anchored_isomers else (
         base.iloc[:0])
     isomers = pd.concat([close, _isomer_rows(rng, base, prefix_rt, wanted["isomer"] - len(close))],
@@ -185,9 +195,12 @@ def _correct_rows(rng: np.random.Generator, catalog: pd.DataFrame, lines: pd.Dat
     })
 
 
-def _misidentify(rng: np.random.Generator, rows: pd.DataFrame, count: int) -> None:
-    """Move ``count`` non-anchor peaks 0.4-2.5 min off their line (in place)."""
-    candidates = np.flatnonzero(~rows["anchor"].to_numpy())
+def _misidentify(rng: np.random.Generator, rows: pd.DataFrame, count: int,
+                 anchors: bool = False) -> None:
+    """Move ``count`` correct non-anchor peaks (or anchors) 0.4-2.5 min off their line (in
+    place)."""
+    candidates = np.flatnonzero((rows["anchor"].to_numpy() == anchors)
+                                & (rows["kind"] == "correct").to_numpy())
     chosen = rng.choice(candidates, size=min(count, len(candidates)), replace=False)
     shift = rng.choice([-1.0, 1.0], len(chosen)) * rng.uniform(*MISIDENTIFIED_OFFSET, len(chosen))
     rows.loc[chosen, "rt"] = np.maximum(rows.loc[chosen, "rt"].to_numpy() + shift, 0.5)

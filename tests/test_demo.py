@@ -85,6 +85,15 @@ def test_anchored_isomers_pair_gd1_peaks_close_together_like_the_sample():
     assert (plain.loc[plain["truth_kind"] == "isomer", "Anchor"] == "F").all()
 
 
+def test_misplaced_anchors_are_a_few_misidentified_anchors():
+    table = make_demo_table(1000, seed=4, truth=True, misplaced_anchors=True)
+    anchors = table[table["Anchor"] == "T"]
+    misplaced = (anchors["truth_kind"] == "misidentified").sum()
+    assert 1 <= misplaced <= 0.1 * len(anchors)
+    plain = make_demo_table(1000, seed=4, truth=True)
+    assert (plain.loc[plain["Anchor"] == "T", "truth_kind"] != "misidentified").all()
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_every_kind_present_in_roughly_its_share(seed):
     kinds = make_demo_table(300, seed=seed, truth=True)["truth_kind"].value_counts()

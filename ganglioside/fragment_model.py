@@ -20,10 +20,11 @@ glycan by chance. 2.0 weighs two explanations of each such peak, from its RT and
 One compound gives one peak per line. When another peak of the same name sits on the same Rule 1
 line (a rival), this peak can be a peak of its own only if the rival is a fragment or a
 misidentification; an anchor or a peak with no possible parent as rival makes a co-eluting peak a
-fragment. This holds only for series without isomers: in GD1, GT1, GQ1 and GM1 a second peak
-near the line may be another isomer (on the lab's sample GD1a and GD1b elute about 0.45 min
-apart, inside one line's band). The probabilities of rivals and parents are updated together
-with the model.
+fragment. This holds for series without isomers, and for a prefix whose isomers are anchored
+(each has its own line, ``rule1_pooled``): elsewhere in GD1, GT1, GQ1 and GM1 a second peak near
+the line may be another isomer (on the lab's sample GD1a and GD1b elute about 0.45 min apart,
+inside one line's band). The probabilities of rivals and parents are updated together with the
+model.
 
 The four numbers and the share of fragments among the peaks (``prior``) are learned from the run
 itself by expectation-maximisation, each shrunk towards a chemist's default (``DEFAULT_MODEL``,
@@ -263,11 +264,12 @@ def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates
 
 def _rivals(eligible: pd.DataFrame, at: np.ndarray, judged: pd.DataFrame) -> dict:
     """Per participant the peaks of the same name just before and after it on the same Rule 1
-    line (both valid there; names that can have isomers have none), and for each
-    P(misidentified | its residual)."""
+    line (both valid there; names that can have isomers have none unless their prefix's
+    isomers are anchored, each on its own line), and for each P(misidentified | its residual)."""
     line = judged["isomer_series"].astype(float).to_numpy()
-    on_line = (judged["rule1_status"].eq("valid").to_numpy() & ~np.isnan(line)
-               & ~eligible["can_have_isomers"].astype(bool).to_numpy())
+    one_per_line = (~eligible["can_have_isomers"].astype(bool).to_numpy()
+                    | judged["_isomers_anchored"].to_numpy(bool))
+    on_line = judged["rule1_status"].eq("valid").to_numpy() & ~np.isnan(line) & one_per_line
     key = pd.factorize(pd.Series(eligible["Name"].to_numpy(object)) + "#"
                        + pd.Series(line).astype(str))[0]
     key[~on_line] = -1

@@ -425,7 +425,8 @@ def _joined(parts: list[dict[str, np.ndarray]], groups: list[tuple[str, np.ndarr
 JUDGED_COLUMNS = {"rule1_status": object, "rule1_model": object, "rule1_model_n": np.int64,
                   "rule1_model_r2_cv": float, "predicted_rt": float, "residual": float, "z": float,
                   "rule1_scale": float, "isomer_series": float,
-                  "anchor_disagrees": bool, "rule1_series_offset": float, "_rule1_note": object}
+                  "anchor_disagrees": bool, "rule1_series_offset": float, "_rule1_note": object,
+                  "_isomers_anchored": bool}
 """The 2.0 Rule 1 columns per row, in order, with the dtypes of their arrays (the isomer line,
 NaN for none, becomes a nullable integer in the table)."""
 
@@ -599,6 +600,7 @@ def _verdicts(rows: PrefixRows, prefix, line: MainLine, parallel: list[float], p
         rule1_series_offset=np.where(~outlier & (nearest > 0), lines[nearest], np.nan))
     out["_rule1_note"] = _notes(prefix, level, n, r2, outlier, nearest + 1, z, scale,
                                 lines.tolist(), params)
+    out["_isomers_anchored"] = np.full(len(rows.rt), bool(len(anchored)))
     return out
 
 
@@ -663,6 +665,7 @@ def _undecided(rows: PrefixRows, prefix) -> dict[str, np.ndarray]:
                    "rule1_series_offset"):
         out[column] = np.full(n_rows, np.nan)
     out["anchor_disagrees"] = np.zeros(n_rows, dtype=bool)
+    out["_isomers_anchored"] = np.zeros(n_rows, dtype=bool)
     out["_rule1_note"] = pick(
         anchor, f"Rule 1: anchor (no model for {prefix} at any level)",
         f"Rule 1: unverified, no model for {prefix} at any level (no anchor, one peak, "

@@ -249,6 +249,27 @@ def test_a_second_peak_of_a_name_on_the_same_line_is_the_fragment_of_the_larger_
     assert rows_named(alone, "GD1(38:1;O2)")["status"].tolist() == ["valid"]
 
 
+def test_with_its_isomers_anchored_a_second_peak_on_one_isomer_line_is_a_fragment():
+    """GD1 can have isomers, so a second GD1(37:1) peak beside the anchored one may be GD1b; but
+    once GD1a and GD1b are both anchored, each on its own line, it cannot: at a larger glycan's
+    RT it is that glycan's fragment."""
+    def second_peak(isomers_anchored: bool) -> pd.Series:
+        rows = [row for row in anchored_family() if not row[0].startswith("GD1")]
+        for i, carbons in enumerate(range(34, 40)):
+            rows.append(peak("GD1", carbons, 7.4, anchor=True, noise=NOISE[i]))
+            if isomers_anchored:
+                rows.append(peak("GD1", carbons, 7.4, shift=0.45, anchor=True,
+                                 noise=NOISE[i + 3]))
+        second = peak("GD1", 37, 7.4, shift=0.05, volume=1.2e5)
+        rows += [second, coeluting("GT1(37:1;O2)", second, shift=0.01, volume=3e5)]
+        gd1 = rows_named(analyze(table(rows)), "GD1(37:1;O2)")
+        return gd1[gd1["Anchor"].eq(False)].iloc[0]
+
+    assert second_peak(isomers_anchored=False)["status"] == "valid"
+    anchored = second_peak(isomers_anchored=True)
+    assert anchored["status"] == "fragment" and anchored["isomer_series"] == 1
+
+
 def test_without_any_line_a_fragments_confidence_is_its_fragment_probability():
     rows = [("GT1(38:1;O2)", 9.0, 1e6, 1.58, "F"), ("GD1(38:1;O2)", 9.01, 1e5, 4.05, "F"),
             ("GM1(38:1;O2)", 9.0, 0.0, 6.52, "F")]

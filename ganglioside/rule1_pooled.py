@@ -101,7 +101,7 @@ class PrefixRows(RowArrays):
     tail: np.ndarray  # codes of the lipid tail (a missing tail reads as "")
     name: np.ndarray  # codes of (prefix, tail): one code per name
     shaping: np.ndarray  # no possible Rule 5 parent: may shape a line
-    isomer_rank: np.ndarray  # an anchor's place by RT among its name's anchors (0 otherwise)
+    isomer_rank: np.ndarray  # which isomer of its name an anchor is (0: the first, or no anchor)
 
     @classmethod
     def of(cls, eligible: pd.DataFrame, coeluting: np.ndarray, same_peak: float
@@ -468,7 +468,7 @@ def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: Po
                         refit_on_members(rows.log_p, rows.rt, own_predicted, rows.shaping,
                                          REFIT_BAND * scale), scale)
     u = rows.rt - ctx.slope * rows.log_p
-    shaping = rows.shaping
+    shaping, spread = rows.shaping, np.nan
     if rows.anchor.any():
         level, n = "pooled", int(rows.line_anchor.sum())
         offset = float(u[rows.line_anchor].mean())
@@ -488,8 +488,7 @@ def _main_line(rows: PrefixRows, own_predicted: np.ndarray, group: dict, ctx: Po
         predicted = refit_on_members(rows.log_p, rows.rt, predicted,
                                      shaping & ~nearer_anchored_isomers(rows, predicted),
                                      REFIT_BAND * scale)
-    return MainLine(level, n, ctx.metrics[level].r2_cv, predicted, scale,
-                    spread if level == "pooled" else np.nan)
+    return MainLine(level, n, ctx.metrics[level].r2_cv, predicted, scale, spread)
 
 
 def nearer_anchored_isomers(rows: PrefixRows, predicted: np.ndarray) -> np.ndarray:

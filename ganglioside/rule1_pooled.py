@@ -69,7 +69,8 @@ ISOMER_REFINE = 1.5
 PRIOR_CORRECT = 0.85
 MISID_SPAN = 5.0  # min: misidentified peaks land up to ~2.5 min either side of their line
 LEVELS = ("prefix", "pooled", "self", "composition")
-MIN_BIN = 1e-3  # min: densest_line's bins, however small the scale (a 0 floor, exact anchors)
+MIN_SCALE = 1e-3  # min: RTs carry 3 decimals, so no scale (nor densest_line bin) is smaller,
+# even with a zero rt_sd_floor and anchors exactly on their lines
 MAX_SCALE_ROUNDS = 100
 SCALE_SETTLED = 1e-5  # min
 
@@ -242,7 +243,7 @@ def densest_line(u: np.ndarray, tails: np.ndarray, width: float, prior: float) -
     peak in those five bins (vectorised, linear in the number of peaks). Ties go to the candidate
     nearest ``prior``; the line is the median offset of the winning window.
     """
-    half = max(width / 2, MIN_BIN)
+    half = max(width / 2, MIN_SCALE)
     bins = np.floor(u / half).astype(np.int64)
     n_tails = int(tails.max()) + 1
     spread = np.concatenate([bins + k for k in range(-2, 3)])
@@ -305,7 +306,8 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
     anchors = rows.take(np.flatnonzero(rows.line_anchor))
     slope = shared_slope(anchors, len(groups)) if len(anchors.rt) >= 2 else 0.0
     pooled, residual = pooled_cv(anchors, slope, len(groups))
-    scale = max(robust_scale(residual), params.rt_sd_floor)
+    floor = max(params.rt_sd_floor, MIN_SCALE)
+    scale = max(robust_scale(residual), floor)
     features, known = composition_features(eligible, np.array([at[0] for _, at in groups],
                                                                dtype=np.intp), modifier_counts)
     n_anchors = np.bincount(anchors.prefix, minlength=len(groups))
@@ -315,7 +317,7 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
     metrics = {"pooled": pooled, "composition": comp_metrics,
                "self": _self_level_metrics(rows, anchored, slope, scale)}
     own_ok = own[own["accepted"].astype(bool)]
-    prefix_scale = params.rt_sd_floor
+    prefix_scale = floor
     if len(own_ok):
         metrics["prefix"] = LevelMetrics("prefix", int(own_ok["n_anchors"].sum()),
                                          float(own_ok["r2_cv"].median()),

@@ -6,6 +6,7 @@ so the right verdict of every row is known by construction.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +177,20 @@ def test_two_disagreeing_anchors_do_not_set_the_scale_of_every_prefix():
     pooled = result.model_levels.set_index("level").loc["pooled"]
     assert pooled["scale_s"] < 0.1 < pooled["rmse_cv"]  # the disagreement is reported, not used
     assert gd2["rule1_scale"].iloc[0] == pytest.approx(np.hypot(0.1, 1.2 / 2), abs=0.1)
+
+
+def test_anchors_exactly_on_their_lines_with_no_scale_floor_still_give_finite_verdicts():
+    rows = [peak(prefix, carbons, offset, anchor=True)
+            for prefix, offset in {"GM1": 4.7, "GD1": 7.4, "GT1": 10.1}.items()
+            for carbons in range(34, 39)]
+    rows += [peak("GD1", 40, 7.4), peak("GD1", 41, 7.4, shift=0.01), peak("GT3", 36, 3.7),
+             peak("GT3", 37, 3.7)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no division by a zero scale
+        result = analyze(table(rows), AnalysisParams(rt_sd_floor=0.0))
+    judged = result.rows[result.rows["rule1_model"] != "none"]
+    assert (judged["rule1_scale"] >= 0.001).all() and judged["confidence"].notna().all()
+    assert by_name(result).loc["GD1(41:1;O2)", "status"] == "outlier"  # 10 scales of 0.001 off
 
 
 def test_series_that_cannot_have_isomers_keep_their_outliers():

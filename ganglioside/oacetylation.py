@@ -107,20 +107,20 @@ def _table(eligible, subjects, base, params) -> pd.DataFrame:
 
 def _verdicts(shift, base_row_id, found, params) -> tuple[np.ndarray, list[str]]:
     """Verdict and note of each subject (8.4)."""
-    low, high = params.oac_shift_min, params.oac_shift_max
-    window = f"[{as_set(low)}, {as_set(high)}]"
-    pairs = []
-    for ok, s, base in zip(found.tolist(), shift.tolist(), base_row_id.tolist()):
-        if not ok:
-            pairs.append(("not verifiable",
-                          "Rule 4: not verifiable, no peak of the same compound with one OAc fewer"))
-        elif s <= 0:
-            pairs.append(("inconsistent", "Rule 4: inconsistent, O-acetylation did not increase RT "
-                          f"({signed3(s)} min vs row {base})"))
-        elif low <= s <= high:
-            pairs.append(("consistent", f"Rule 4: consistent, RT {signed3(s)} min vs row {base}"))
-        else:
-            pairs.append(("inconsistent", f"Rule 4: inconsistent, RT shift {signed3(s)} min outside "
-                          f"{window} min (vs row {base})"))
-    verdict = np.array([v for v, _ in pairs], dtype=object)
-    return verdict, [n for _, n in pairs]
+    pairs = [_verdict(ok, s, base, params.oac_shift_min, params.oac_shift_max)
+             for ok, s, base in zip(found.tolist(), shift.tolist(), base_row_id.tolist())]
+    return np.array([v for v, _ in pairs], dtype=object), [note for _, note in pairs]
+
+
+def _verdict(found: bool, shift: float, base: int, low: float, high: float) -> tuple[str, str]:
+    """One subject's verdict and note."""
+    if not found:
+        return ("not verifiable",
+                "Rule 4: not verifiable, no peak of the same compound with one OAc fewer")
+    if shift <= 0:
+        return ("inconsistent", "Rule 4: inconsistent, O-acetylation did not increase RT "
+                f"({signed3(shift)} min vs row {base})")
+    if low <= shift <= high:
+        return "consistent", f"Rule 4: consistent, RT {signed3(shift)} min vs row {base}"
+    return ("inconsistent", f"Rule 4: inconsistent, RT shift {signed3(shift)} min outside "
+            f"[{as_set(low)}, {as_set(high)}] min (vs row {base})")

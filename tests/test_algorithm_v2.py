@@ -41,6 +41,17 @@ def anchored_family() -> list[tuple]:
     return rows
 
 
+def family_with_gd1_isomers(anchored: bool) -> list[tuple]:
+    """``anchored_family`` with GD1 anchored in tails 34-39; with ``anchored`` also its second
+    isomer, 0.45 min later in each (GD1a and GD1b, as on the lab's sample)."""
+    rows = [row for row in anchored_family() if not row[0].startswith("GD1")]
+    for i, carbons in enumerate(range(34, 40)):
+        rows.append(peak("GD1", carbons, 7.4, anchor=True, noise=NOISE[i]))
+        if anchored:
+            rows.append(peak("GD1", carbons, 7.4, shift=0.45, anchor=True, noise=NOISE[i + 3]))
+    return rows
+
+
 def by_name(result) -> pd.DataFrame:
     return result.rows.set_index("Name")
 
@@ -128,10 +139,7 @@ def test_a_prefix_shows_its_own_isomer_line_where_its_large_family_shows_none():
 def test_two_anchored_peaks_of_one_name_place_two_isomer_lines():
     """GD1a and GD1b: every GD1 name anchored twice, 0.45 min apart. Each isomer has its own
     line, so the scale stays that of one isomer and a peak between the lines is an outlier."""
-    rows = [row for row in anchored_family() if not row[0].startswith("GD1")]
-    for i, carbons in enumerate(range(34, 40)):
-        rows.append(peak("GD1", carbons, 7.4, anchor=True, noise=NOISE[i]))
-        rows.append(peak("GD1", carbons, 7.4, shift=0.45, anchor=True, noise=NOISE[i + 3]))
+    rows = family_with_gd1_isomers(anchored=True)
     rows.append(peak("GD1", 40, 7.4, shift=0.22))
     rows += [peak("GD1", 41, 7.4, anchor=True), peak("GD1", 41, 7.4, shift=0.2, anchor=True)]
     result = analyze(table(rows))
@@ -269,12 +277,7 @@ def test_with_its_isomers_anchored_a_second_peak_on_one_isomer_line_is_a_fragmen
     once GD1a and GD1b are both anchored, each on its own line, it cannot: at a larger glycan's
     RT it is that glycan's fragment."""
     def second_peak(isomers_anchored: bool) -> pd.Series:
-        rows = [row for row in anchored_family() if not row[0].startswith("GD1")]
-        for i, carbons in enumerate(range(34, 40)):
-            rows.append(peak("GD1", carbons, 7.4, anchor=True, noise=NOISE[i]))
-            if isomers_anchored:
-                rows.append(peak("GD1", carbons, 7.4, shift=0.45, anchor=True,
-                                 noise=NOISE[i + 3]))
+        rows = family_with_gd1_isomers(anchored=isomers_anchored)
         second = peak("GD1", 37, 7.4, shift=0.05, volume=1.2e5)
         rows += [second, coeluting("GT1(37:1;O2)", second, shift=0.01, volume=3e5)]
         gd1 = rows_named(analyze(table(rows)), "GD1(37:1;O2)")

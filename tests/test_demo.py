@@ -165,6 +165,18 @@ def test_fragments_share_tail_and_rt_with_a_larger_parent_whose_glycan_contains_
         assert all(count <= whole.get(key, 0) for key, count in contained.items())
 
 
+def test_fragments_coelute_and_share_volume_as_the_samples_do():
+    """On the lab's sample fragments elute within about 0.01 min of their parent's apex and carry
+    a few per cent of its Volume (median 2.9 %), not a uniform spread."""
+    demo = make_demo_table(2000, seed=1, truth=True)
+    fragments = demo[demo["truth_kind"] == "fragment"]
+    parents = demo.loc[fragments["truth_parent_index"].astype(int).to_numpy()]
+    rt_diff = fragments["RT"].to_numpy() - parents["RT"].to_numpy()
+    share = fragments["Volume"].to_numpy() / parents["Volume"].to_numpy()
+    assert np.median(np.abs(rt_diff)) <= 0.005 and np.quantile(np.abs(rt_diff), 0.95) <= 0.012
+    assert 0.015 < np.median(share) < 0.05 and share.min() < 0.005 < 0.2 < share.max()
+
+
 def test_isomers_are_second_peaks_of_capable_names_on_a_parallel_line(demo):
     isomers = demo[demo["truth_kind"] == "isomer"]
     assert {parse_name(name).base_prefix for name in isomers["Name"]} <= {"GD1", "GT1", "GQ1"}

@@ -92,10 +92,11 @@ class FragmentModel:
                 f"{np.exp(self.log_ratio_sd):.1f}) and make up {self.prior:.1%} of the peaks")
 
 
-DEFAULT_MODEL = FragmentModel(coelution_sd=0.03, log_ratio_mean=float(np.log(0.15)),
+DEFAULT_MODEL = FragmentModel(coelution_sd=0.01, log_ratio_mean=float(np.log(0.15)),
                               log_ratio_sd=1.0, prior=0.05)
-"""Before any data: apex co-elution within a scan or two, a fragment of 5-50 % of its parent,
-one peak in twenty a fragment."""
+"""Before any data: apex co-elution within a scan or two (the lab's sample shows an SD of 0.0055
+min, ``demo.FRAGMENT_RT_SD``; 0.01 leaves room for slower scanning), a fragment of 5-50 % of its
+parent, one peak in twenty a fragment."""
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,7 @@ def test_confidence_is_the_probability_of_the_verdict():
     assert far["status"] == "outlier" and far["confidence"] > 0.9
 
 
-def coeluting(name, with_row, shift=0.02, volume=1e6) -> tuple:
+def coeluting(name, with_row, shift=0.005, volume=1e6) -> tuple:
     """A larger glycan ``name`` (same tail) eluting ``shift`` min after ``with_row``."""
     log_p = round(with_row[3] - 2.5, 2)
     return (name, round(with_row[1] + shift, 3), volume, log_p, "F")
@@ -258,18 +258,18 @@ def test_a_peak_off_its_line_at_a_larger_glycans_rt_is_its_fragment():
 
 
 def test_a_second_peak_of_a_name_on_the_same_line_is_the_fragment_of_the_larger_glycan():
-    """One compound gives one peak per line: with the anchor of GD1(38:1) on the line, a second
-    GD1(38:1) peak there that co-elutes with a larger glycan is that glycan's fragment."""
-    gd1 = peak("GD1", 38, 7.4)
-    second = ("GD1(38:1;O2)", round(gd1[1] - 0.04, 3), 1e4, gd1[3], "F")
-    rows = anchored_family() + [second, coeluting("GT1(38:1;O2)", second)]
-    result = analyze(table(rows))
-    gd1_rows = rows_named(result, "GD1(38:1;O2)").set_index("Anchor")
-    assert gd1_rows.loc[False, "status"] == "fragment"
-    assert gd1_rows.loc[True, "status"] == "valid"  # the anchor is trusted
-    alone = analyze(table(anchored_family()[:9] + anchored_family()[10:] + [
-        second, coeluting("GT1(38:1;O2)", second)]))
-    assert rows_named(alone, "GD1(38:1;O2)")["status"].tolist() == ["valid"]
+    """One compound gives one peak per line: with the anchor of GM3(36:1) on the line (GM3 has no
+    isomers), a second GM3(36:1) peak there that co-elutes with a larger glycan is its fragment;
+    without the anchor the same peak, on its line with an ordinary Volume, is a peak of its own."""
+    family = anchored_family()
+    anchor = next(row for row in family if row[0] == "GM3(36:1;O2)")
+    second = ("GM3(36:1;O2)", round(anchor[1] - 0.04, 3), 1e5, anchor[3], "F")
+    pair = [second, coeluting("GD3(36:1;O2)", second)]
+    gm3_rows = rows_named(analyze(table(family + pair)), "GM3(36:1;O2)").set_index("Anchor")
+    assert gm3_rows.loc[False, "status"] == "fragment"
+    assert gm3_rows.loc[True, "status"] == "valid"  # the anchor is trusted
+    alone = analyze(table([row for row in family if row is not anchor] + pair))
+    assert rows_named(alone, "GM3(36:1;O2)")["status"].tolist() == ["valid"]
 
 
 def test_with_its_isomers_anchored_a_second_peak_on_one_isomer_line_is_a_fragment():

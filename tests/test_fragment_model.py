@@ -9,55 +9,77 @@ from ganglioside.fragment_model import DEFAULT_MODEL, PairEvidence, fit_fragment
 
 ON_LINE, OFF_LINE = 4.0, 0.03  # RT densities (per min) of a peak on its line / misidentified
 VOLUME_DENSITY = 0.2
-COELUTION_SD = 0.005  # min, as the lab's sample shows (narrower than the default)
+COELUTION_SCALE = 0.006  # min: mean |ΔRT| of fragments, as on the lab's sample
 
 
 def evidence(n_fragments: int = 150, n_coincident: int = 300, seed: int = 0, trusted=None,
-             rival=None, rival_misidentified=None) -> PairEvidence:
-    """Fragments at their parent's apex (``COELUTION_SD``) with 20 % of its Volume, off their own
-    line; coincidences on their own line, 0.06-0.1 min from the larger glycan and about as large
-    (clear of what a fragment looks like, so the truth is unambiguous)."""
+             rival=None, rival_misidentified=None, coelution: float = COELUTION_SCALE,
+             ambiguous: int = 0, prefix=None) -> PairEvidence:
+    """Fragments at their parent's apex (Laplace, mean |ΔRT| ``coelution``) with 20 % of its
+    Volume, off their own line; coincidences on their own line, 0.06-0.1 min from the larger
+    glycan and about as large (clear of what a fragment looks like: the truth is unambiguous);
+    then ``ambiguous`` peaks on their own line at a parent's apex with 20 % of its Volume. One
+    head group unless ``prefix`` says otherwise."""
     rng = np.random.default_rng(seed)
-    n = n_fragments + n_coincident
-    rt_diff = np.concatenate([rng.normal(0, COELUTION_SD, n_fragments),
+    n = n_fragments + n_coincident + ambiguous
+    rt_diff = np.concatenate([rng.laplace(0, coelution, n_fragments),
                               rng.choice([-1, 1], n_coincident)
-                              * rng.uniform(0.06, 0.1, n_coincident)])
+                              * rng.uniform(0.06, 0.1, n_coincident), np.full(ambiguous, 0.005)])
     log_ratio = np.concatenate([rng.normal(np.log(0.2), 0.4, n_fragments),
-                                rng.uniform(-0.3, 0.0, n_coincident)])
+                                rng.uniform(-0.3, 0.0, n_coincident),
+                                np.full(ambiguous, np.log(0.2))])
     independent = np.concatenate([np.full(n_fragments, OFF_LINE),
-                                  np.full(n_coincident, ON_LINE)]) * VOLUME_DENSITY
+                                  np.full(n_coincident + ambiguous, ON_LINE)]) * VOLUME_DENSITY
     return PairEvidence(
         fragment=np.arange(n), parent=np.arange(n) + n, parent_participant=np.full(n, n),
         rt_diff=rt_diff, log_ratio=log_ratio, parent_choices=np.ones(n), independent=independent,
         trusted=np.zeros(n, dtype=bool) if trusted is None else trusted,
         rival=np.full((n, 2), -1) if rival is None else rival,
         rival_misidentified=(np.ones((n, 2)) if rival_misidentified is None
-                             else rival_misidentified))
+                             else rival_misidentified),
+        prefix=np.zeros(n, dtype=int) if prefix is None else prefix)
 
 
 def test_the_model_learns_coelution_volume_share_and_frequency_from_the_run():
     model, p_fragment, _ = fit_fragment_model(evidence(), tolerance=0.1)
-    assert model.coelution_sd == pytest.approx(COELUTION_SD, abs=0.001)
+    assert model.coelution_scale == pytest.approx(COELUTION_SCALE, abs=0.001)
     assert np.exp(model.log_ratio_mean) == pytest.approx(0.2, rel=0.15)
     assert model.prior == pytest.approx(150 / 450, abs=0.05)
     called = p_fragment >= 0.5
     assert called[:150].mean() > 0.95 and called[150:].mean() < 0.05
 
 
-def test_a_few_pairs_move_the_numbers_only_part_of_the_way_from_the_defaults():
-    few, _, _ = fit_fragment_model(evidence(n_fragments=8, n_coincident=8), tolerance=0.1)
-    many, _, _ = fit_fragment_model(evidence(), tolerance=0.1)
-    assert many.coelution_sd < few.coelution_sd < DEFAULT_MODEL.coelution_sd
+@pytest.mark.parametrize("coelution", [0.002, 0.02])  # tighter and wider than the default
+def test_a_few_pairs_move_the_numbers_only_part_of_the_way_from_the_defaults(coelution):
+    few, _, _ = fit_fragment_model(evidence(n_fragments=8, n_coincident=8, coelution=coelution),
+                                   tolerance=0.1)
+    many, _, _ = fit_fragment_model(evidence(coelution=coelution), tolerance=0.1)
+    assert many.coelution_scale == pytest.approx(coelution, rel=0.3)
+    low, high = sorted([many.coelution_scale, DEFAULT_MODEL.coelution_scale])
+    assert low < few.coelution_scale < high
     assert many.log_ratio_sd < few.log_ratio_sd < DEFAULT_MODEL.log_ratio_sd
 
 
 def test_without_candidate_pairs_no_peak_gets_a_probability():
     empty = PairEvidence(*(np.empty(0, dtype=int) for _ in range(3)), np.empty(0), np.empty(0),
                          np.empty(0), independent=np.full(5, ON_LINE), trusted=np.zeros(5, bool),
-                         rival=np.full((5, 2), -1), rival_misidentified=np.zeros((5, 2)))
+                         rival=np.full((5, 2), -1), rival_misidentified=np.zeros((5, 2)),
+                         prefix=np.zeros(5, dtype=int))
     model, p_fragment, p_pair = fit_fragment_model(empty, tolerance=0.1)
     assert np.isnan(p_fragment).all() and len(p_pair) == 0
-    assert model.coelution_sd == DEFAULT_MODEL.coelution_sd
+    assert model.coelution_scale == pytest.approx(DEFAULT_MODEL.coelution_scale)
+
+
+def test_a_head_group_whose_peaks_are_mostly_fragments_lends_its_share_to_an_ambiguous_peak():
+    """The same ambiguous peak (on its own line, at a parent's apex) in the head group of the
+    fragments and in that of the chance coincidences."""
+    one_group = evidence(ambiguous=2)
+    _, pooled, _ = fit_fragment_model(one_group, tolerance=0.1)
+    prefix = np.concatenate([np.zeros(150, dtype=int), np.ones(300, dtype=int), [0, 1]])
+    _, by_group, _ = fit_fragment_model(evidence(ambiguous=2, prefix=prefix), tolerance=0.1)
+    assert pooled[-2] == pooled[-1]
+    assert by_group[-2] > pooled[-2] and by_group[-1] < pooled[-1]
+    assert by_group[-2] > 0.5 > by_group[-1]
 
 
 def test_anchors_do_not_shape_the_learned_model():
@@ -91,7 +113,7 @@ def chain(parent_one_is_fragment: bool) -> PairEvidence:
         independent=np.array([ON_LINE, OFF_LINE if parent_one_is_fragment else ON_LINE * 1e3,
                               OFF_LINE]) * VOLUME_DENSITY,
         trusted=np.zeros(3, dtype=bool), rival=np.full((3, 2), -1),
-        rival_misidentified=np.zeros((3, 2)))
+        rival_misidentified=np.zeros((3, 2)), prefix=np.arange(3))
 
 
 def test_a_fragment_is_charged_to_a_parent_that_is_a_peak_of_its_own():

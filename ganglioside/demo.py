@@ -18,7 +18,7 @@ What the sample (323 rows, 29 prefixes) shows and the demo copies:
   themselves 0.4-2.5 min off, so a head group's anchors disagree;
 * ``fragment`` peaks: an in-source fragment, i.e. a smaller glycan (a sub-composition with fewer
   sugars) of the same tail at the parent's apex with a much smaller Volume, drawn as the sample's
-  fragments are spread (``FRAGMENT_RT_SD``, ``FRAGMENT_LOG_SHARE``).
+  fragments are spread (``FRAGMENT_RT_SCALE``, ``FRAGMENT_LOG_SHARE``, ``DETECTION_FLOOR``).
 
 Everything is drawn with NumPy in whole arrays: 10^6 rows take a few seconds.
 """
@@ -60,13 +60,19 @@ MODIFIER_RT_OFFSET = {"OAc": -0.6, "dHex": 1.5, "HexNAc": 2.6, "Hex": 2.0}
 RT_NOISE = 0.07
 ISOMER_OFFSET = (1.5, 2.0)
 MISIDENTIFIED_OFFSET = (0.4, 2.5)
-FRAGMENT_RT_SD = 0.0055
-FRAGMENT_LOG_SHARE = (-3.55, 1.5)
-"""An in-source fragment's RT minus its parent's (normal, SD in min) and the log of its share of
-the parent's Volume (normal: mean, SD; median share 2.9 %). From the sample: of the 70 pairs that
-algorithm 1.0 calls fragments (|ΔRT| <= 0.1 min), 43 lie within 0.01 min, far above the flat
-background of chance co-elutions; a half-normal plus uniform background fitted to all 70 gives an
-SD of 0.0055 min, and the 43 close pairs have log shares of mean -3.55 and SD 1.5 (0.2-38 %)."""
+FRAGMENT_RT_SCALE = 0.006
+"""An in-source fragment's RT minus its parent's: Laplace (double exponential) with this mean
+|ΔRT| in min, the best of the laws ``bench/fragment_law.py`` fits to the sample's co-eluting
+pairs: most fragments at the parent's apex, a few up to a few hundredths of a minute off."""
+FRAGMENT_LOG_SHARE = (-3.86, 1.47)
+"""Log of a fragment's share of its parent's Volume: normal (mean, SD; median share 2.1 %), as
+fitted to the sample's pairs together with their RT."""
+FRAGMENT_DRAWS = 3
+"""Fragments drawn per fragment wanted, before those without a large enough parent and repeats
+of one parent's glycan are dropped."""
+DETECTION_FLOOR = 7888
+"""The smallest Volume in the sample: a fragment drawn smaller is not in the peak list, so the
+fragments seen come mostly from large parents, as on the sample."""
 CLOSE_ISOMERS = {"GD1": (0.38, 0.51)}
 """Prefix: offset range of a second isomer close to the first (the sample's GD1a/GD1b)."""
 MISPLACED_ANCHOR_SHARE = 0.04
@@ -250,30 +256,49 @@ def _close_isomer_rows(rng: np.random.Generator, catalog: pd.DataFrame, rows: pd
 
 def _fragment_rows(rng: np.random.Generator, catalog: pd.DataFrame, rows: pd.DataFrame,
                    count: int) -> pd.DataFrame:
-    """In-source fragments: a smaller glycan of a parent's tail at the parent's RT."""
+    """In-source fragments: a smaller glycan of a parent's tail at the parent's RT.
+
+    Each fragment's Volume share is drawn first, then its parent among the real peaks large
+    enough for that share to stay above ``DETECTION_FLOOR``: the shares are those seen on the
+    sample, whose fragments come from large parents. A parent may lose several glycans, each
+    once. Fewer than ``count`` only when the table has too few large parents.
+    """
     n_fragments = catalog["fragments"].map(len).to_numpy()
-    prefix = rows["prefix"].to_numpy()
     real_peak = rows["kind"].isin(["correct", "isomer"]).to_numpy()
-    candidates = np.flatnonzero((n_fragments[prefix] > 0) & real_peak
-                                & (rows["volume"].to_numpy() >= 2))
-    chosen = np.sort(rng.choice(candidates, size=min(count, len(candidates)), replace=False))
-    parents = rows.iloc[chosen]
+    candidates = np.flatnonzero((n_fragments[rows["prefix"].to_numpy()] > 0) & real_peak)
+    chosen, share = _detected_parents(rng, rows["volume"].to_numpy(), candidates,
+                                      FRAGMENT_DRAWS * count)
     choices = np.full((len(catalog), n_fragments.max()), -1)
     for position, fragments in enumerate(catalog["fragments"]):
         choices[position, :len(fragments)] = fragments
-    parent_prefix = parents["prefix"].to_numpy()
-    pick = np.floor(rng.random(len(parents)) * n_fragments[parent_prefix]).astype(int)
-    fragment_prefix = choices[parent_prefix, pick]
-    spread = np.round(rng.normal(0, FRAGMENT_RT_SD, len(parents)), 3)
-    parent_volume = parents["volume"].to_numpy()
-    volume = np.round(parent_volume * rng.lognormal(*FRAGMENT_LOG_SHARE, len(parents)))
+    parent_prefix = rows["prefix"].to_numpy()[chosen]
+    glycan = np.floor(rng.random(len(chosen)) * n_fragments[parent_prefix]).astype(int)
+    fragment_prefix = choices[parent_prefix, glycan]
+    first = np.sort(np.unique(np.stack([chosen, fragment_prefix]), axis=1,
+                              return_index=True)[1])[:count]
+    chosen, fragment_prefix, share = chosen[first], fragment_prefix[first], share[first]
+    parents = rows.iloc[chosen]
     return pd.DataFrame({
         "prefix": fragment_prefix, "tail": parents["tail"].to_numpy(),
         "log_p": _log_p(catalog, fragment_prefix, parents["tail"].to_numpy()),
-        "line_rt": np.nan, "rt": np.round(parents["rt"].to_numpy(), 3) + spread,
-        "volume": np.clip(volume, 1.0, parent_volume - 1), "anchor": False,
+        "line_rt": np.nan, "rt": np.round(parents["rt"].to_numpy(), 3)
+        + rng.laplace(0, FRAGMENT_RT_SCALE, len(parents)),
+        "volume": np.round(parents["volume"].to_numpy() * share), "anchor": False,
         "kind": "fragment", "parent": chosen,
     })
+
+
+def _detected_parents(rng: np.random.Generator, volume: np.ndarray, candidates: np.ndarray,
+                      draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """``draws`` Volume shares (below 0.9: a fragment is smaller than its parent), each with a
+    parent drawn among the ``candidates`` large enough to keep the fragment above
+    ``DETECTION_FLOOR``; a share that no candidate can carry is dropped."""
+    by_volume = candidates[np.argsort(volume[candidates], kind="stable")]
+    share = np.minimum(rng.lognormal(*FRAGMENT_LOG_SHARE, draws), 0.9)
+    large_enough = len(by_volume) - np.searchsorted(volume[by_volume], DETECTION_FLOOR / share)
+    pick = np.floor(rng.random(draws) * large_enough).astype(int)
+    carried = large_enough > 0
+    return by_volume[len(by_volume) - 1 - pick[carried]], share[carried]
 
 
 def _finished(rows: pd.DataFrame, catalog: pd.DataFrame, truth: bool) -> pd.DataFrame:

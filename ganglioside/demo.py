@@ -60,19 +60,22 @@ MODIFIER_RT_OFFSET = {"OAc": -0.6, "dHex": 1.5, "HexNAc": 2.6, "Hex": 2.0}
 RT_NOISE = 0.07
 ISOMER_OFFSET = (1.5, 2.0)
 MISIDENTIFIED_OFFSET = (0.4, 2.5)
-FRAGMENT_RT_SCALE = 0.006
+FRAGMENT_RT_SCALE = 0.0045
 """An in-source fragment's RT minus its parent's: Laplace (double exponential) with this mean
-|ΔRT| in min, the best of the laws ``bench/fragment_law.py`` fits to the sample's co-eluting
-pairs: most fragments at the parent's apex, a few up to a few hundredths of a minute off."""
-FRAGMENT_LOG_SHARE = (-3.86, 1.47)
-"""Log of a fragment's share of its parent's Volume: normal (mean, SD; median share 2.1 %), as
-fitted to the sample's pairs together with their RT."""
+|ΔRT| in min, as ``bench/fragment_law.py`` fits it to the sample's co-eluting peaks (95 %
+interval 0.0028-0.0072; two normal laws fit about as well, one normal law worse): most
+fragments at the parent's apex, a few up to a few hundredths of a minute off."""
+FRAGMENT_LOG_SHARE = (-3.60, 1.50)
+"""Log of a fragment's share of its parent's Volume: normal (mean, SD; median share 2.7 %), as
+fitted to the sample's peaks together with their RT."""
 FRAGMENT_DRAWS = 3
 """Fragments drawn per fragment wanted, before those without a large enough parent and repeats
 of one parent's glycan are dropped."""
 DETECTION_FLOOR = 7888
-"""The smallest Volume in the sample: a fragment drawn smaller is not in the peak list, so the
-fragments seen come mostly from large parents, as on the sample."""
+"""The smallest Volume in the sample: no peak of a list is smaller, so fragments come mostly from
+large parents, as on the sample."""
+LOG_VOLUME = (11.7, 1.8)
+"""Log Volume of a correct peak: normal (mean, SD) above ``DETECTION_FLOOR``."""
 CLOSE_ISOMERS = {"GD1": (0.38, 0.51)}
 """Prefix: offset range of a second isomer close to the first (the sample's GD1a/GD1b)."""
 MISPLACED_ANCHOR_SHARE = 0.04
@@ -202,10 +205,18 @@ def _correct_rows(rng: np.random.Generator, catalog: pd.DataFrame, lines: pd.Dat
     return pd.DataFrame({
         "prefix": prefix, "tail": tail, "log_p": log_p, "line_rt": line_rt,
         "rt": line_rt + rng.normal(0, RT_NOISE, count),
-        "volume": np.round(rng.lognormal(11.7, 1.8, count)),
+        "volume": _detected_volumes(rng, count),
         "anchor": rng.random(count) < catalog["anchor_share"].to_numpy()[prefix],
         "kind": "correct", "parent": -1,
     })
+
+
+def _detected_volumes(rng: np.random.Generator, count: int) -> np.ndarray:
+    """``count`` Volumes of correct peaks: log-normal, redrawn below ``DETECTION_FLOOR``."""
+    log_volume = rng.normal(*LOG_VOLUME, count)
+    while (low := log_volume < np.log(DETECTION_FLOOR)).any():
+        log_volume[low] = rng.normal(*LOG_VOLUME, int(low.sum()))
+    return np.round(np.exp(log_volume))
 
 
 def _misidentify(rng: np.random.Generator, rows: pd.DataFrame, count: int,
@@ -230,7 +241,7 @@ def _isomer_rows(rng: np.random.Generator, rows: pd.DataFrame, lines: pd.DataFra
     return parents.assign(
         rt=parents["line_rt"].to_numpy() + offset + rng.normal(0, RT_NOISE, len(parents)),
         volume=np.maximum(np.round(parents["volume"].to_numpy()
-                                   * rng.uniform(0.2, 1.0, len(parents))), 1.0),
+                                   * rng.uniform(0.2, 1.0, len(parents))), DETECTION_FLOOR),
         anchor=False, kind="isomer", parent=-1).reset_index(drop=True)
 
 
@@ -248,7 +259,7 @@ def _close_isomer_rows(rng: np.random.Generator, catalog: pd.DataFrame, rows: pd
             rt=peaks["line_rt"].to_numpy() + rng.uniform(low, high, len(peaks))
             + rng.normal(0, RT_NOISE, len(peaks)),
             volume=np.maximum(np.round(peaks["volume"].to_numpy()
-                                       * rng.uniform(0.5, 1.5, len(peaks))), 1.0),
+                                       * rng.uniform(0.5, 1.5, len(peaks))), DETECTION_FLOOR),
             anchor=rng.random(len(peaks)) < catalog["anchor_share"].to_numpy()[code],
             kind="isomer", parent=-1))
     return pd.concat(parts, ignore_index=True).iloc[:most]
@@ -265,13 +276,14 @@ def _fragment_rows(rng: np.random.Generator, catalog: pd.DataFrame, rows: pd.Dat
     """
     n_fragments = catalog["fragments"].map(len).to_numpy()
     real_peak = rows["kind"].isin(["correct", "isomer"]).to_numpy()
-    candidates = np.flatnonzero((n_fragments[rows["prefix"].to_numpy()] > 0) & real_peak)
+    prefix = rows["prefix"].to_numpy()
+    candidates = np.flatnonzero((n_fragments[prefix] > 0) & real_peak)
     chosen, share = _detected_parents(rng, rows["volume"].to_numpy(), candidates,
                                       FRAGMENT_DRAWS * count)
     choices = np.full((len(catalog), n_fragments.max()), -1)
     for position, fragments in enumerate(catalog["fragments"]):
         choices[position, :len(fragments)] = fragments
-    parent_prefix = rows["prefix"].to_numpy()[chosen]
+    parent_prefix = prefix[chosen]
     glycan = np.floor(rng.random(len(chosen)) * n_fragments[parent_prefix]).astype(int)
     fragment_prefix = choices[parent_prefix, glycan]
     first = np.sort(np.unique(np.stack([chosen, fragment_prefix]), axis=1,

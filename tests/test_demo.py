@@ -131,7 +131,7 @@ def test_log_p_is_a_property_of_the_name_and_follows_the_structure(demo):
     assert table["GM3(36:1;O2)"] > table["GM2(36:1;O2)"] > table["GM1(36:1;O2)"]
     assert table["GD1(38:1;O2)"] > table["GD1(36:1;O2)"] > table["GD1(36:2;O2)"]
     assert table["GD1+OAc(36:1;O2)"] > table["GD1(36:1;O2)"]
-    assert by_name.between(-10, 14).all()
+    assert by_name.between(-10, 15).all()  # GM4(44:1;O2), the most hydrophobic, is at 14.0
 
 
 def test_rt_rises_with_log_p_at_about_1_3_to_1_4_min_per_unit():
@@ -155,7 +155,8 @@ def test_fragments_share_tail_and_rt_with_a_larger_parent_whose_glycan_contains_
     fragments = demo[demo["truth_kind"] == "fragment"]
     parents = demo.loc[fragments["truth_parent_index"].astype(int).to_numpy()]
     assert set(parents["truth_kind"]) <= {"correct", "isomer"}
-    assert (np.abs(fragments["RT"].to_numpy() - parents["RT"].to_numpy()) <= 0.05 + 1e-9).all()
+    rt_diff = np.abs(fragments["RT"].to_numpy() - parents["RT"].to_numpy())
+    assert (rt_diff <= AnalysisParams().rt_tolerance).all()  # within Rule 5's window
     assert (fragments["Volume"].to_numpy() < parents["Volume"].to_numpy()).all()
     for fragment, parent in zip(fragments["Name"], parents["Name"]):
         assert parse_name(fragment).tail == parse_name(parent).tail
@@ -176,7 +177,7 @@ def test_fragments_coelute_and_share_volume_as_the_samples_do():
     assert np.median(rt_diff) <= 0.006 and np.quantile(rt_diff, 0.95) <= 0.025
     assert 0.01 < np.median(share) < 0.05
     assert share.min() < 0.005 and share.max() > 0.2
-    assert fragments["Volume"].min() >= DETECTION_FLOOR
+    assert demo["Volume"].min() >= DETECTION_FLOOR  # fragments and every other peak
 
 
 def test_isomers_are_second_peaks_of_capable_names_on_a_parallel_line(demo):

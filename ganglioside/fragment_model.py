@@ -12,9 +12,9 @@ glycan by chance. 2.0 weighs two explanations of each such peak, from its RT and
   that take part in Rule 5);
 * **an in-source fragment of a possible parent p**: it elutes at p's apex (ΔRT double
   exponential, i.e. Laplace, with mean |ΔRT| ``coelution_scale``: most fragments at the apex, a
-  few some hundredths of a minute off, which fits the lab's sample better than a normal law;
-  ``bench/fragment_law.py``) and carries a share of p's Volume (log of the ratio normal with mean
-  ``log_ratio_mean`` and SD ``log_ratio_sd``). A parent loses sugars towards any of the smaller
+  few up to a few hundredths of a minute off, which fits the lab's sample better than one
+  normal law; ``bench/fragment_law.py``) and carries a share of p's Volume (log of the ratio
+  normal with mean ``log_ratio_mean`` and SD ``log_ratio_sd``). A parent loses sugars towards any of the smaller
   glycans of its tail seen in the run with equal chance (1 / ``parent_choices``), and it should
   be a peak of its own: a parent counts with weight 1 − P(parent is a fragment), so a chain of
   losses is charged to the compound that really eluted as far as the evidence tells them apart.
@@ -30,12 +30,10 @@ model.
 
 The four numbers and the share of fragments among the peaks (``prior``) are learned from the run
 itself by expectation-maximisation, each shrunk towards a chemist's default (``DEFAULT_MODEL``,
-worth ``PRIOR_PAIRS`` pairs) so a small table still gets sensible values. In-source
-fragmentation loses particular sugars (sialic acids first), so some head groups are mostly
-fragments in a run and others hardly ever (on the lab's sample most GM2 and GM3 peaks that
-co-elute with a larger glycan are its fragments): each head group's own share of fragments is
-learned too, pooled with ``PREFIX_PRIOR_PEAKS`` peaks at the run's share. On the benchmark this
-raised fragment recall from 0.90 to 0.93 at a cost of 0.01-0.02 in precision. A peak is a fragment
+worth ``PRIOR_PAIRS`` pairs) so a small table still gets sensible values. Fragments gather on
+the small glycans that many larger ones can lose sugars to (GM3, GM2, GD3), so the share of
+fragments differs between head groups: each head group's own share is learned too, pooled with
+``PREFIX_PRIOR_PEAKS`` peaks at the run's share. A peak is a fragment
 when its posterior probability is at least ``DECISION`` (the Bayes decision for equal costs),
 and its parent is the most probable candidate. Anchors are trusted identifications: never
 fragments, and they do not shape the learned numbers; their probability is still reported, and a
@@ -165,10 +163,10 @@ class PairEvidence:
         return best
 
     def _prefix_priors(self, model: FragmentModel, p_fragment: np.ndarray) -> np.ndarray:
-        """Per participant the share of fragments among its head group's peaks (trusted ones
-        count as peaks of their own), pooled with ``PREFIX_PRIOR_PEAKS`` at the run's share."""
+        """Per participant the share of fragments among its head group's untrusted peaks (as
+        the run's share is counted), pooled with ``PREFIX_PRIOR_PEAKS`` at the run's share."""
         fragments = np.bincount(self.prefix, self._current(p_fragment)[:-1])
-        peaks = np.bincount(self.prefix)
+        peaks = np.bincount(self.prefix, ~self.trusted)
         return ((fragments + PREFIX_PRIOR_PEAKS * model.prior)
                 / (peaks + PREFIX_PRIOR_PEAKS))[self.prefix]
 

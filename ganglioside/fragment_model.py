@@ -10,14 +10,14 @@ glycan by chance. 2.0 weighs two explanations of each such peak, from its RT and
   N(0, s²) around the nearest line, or anywhere within ``MISID_SPAN`` for a misidentification),
   and its Volume is an ordinary Volume of this run (a normal on log Volume fitted to all peaks
   that take part in Rule 5);
-* **an in-source fragment of a possible parent p**: it elutes at p's apex (ΔRT double
-  exponential, i.e. Laplace, with mean |ΔRT| ``coelution_scale``: most fragments at the apex, a
-  few up to a few hundredths of a minute off, which fits the lab's sample better than one
-  normal law; ``bench/fragment_law.py``) and carries a share of p's Volume (log of the ratio
-  normal with mean ``log_ratio_mean`` and SD ``log_ratio_sd``). A parent loses sugars towards any of the smaller
-  glycans of its tail seen in the run with equal chance (1 / ``parent_choices``), and it should
-  be a peak of its own: a parent counts with weight 1 − P(parent is a fragment), so a chain of
-  losses is charged to the compound that really eluted as far as the evidence tells them apart.
+* **an in-source fragment of a possible parent p**: it elutes at p's apex (ΔRT double exponential,
+  i.e. Laplace, with mean |ΔRT| ``coelution_scale``: most fragments at the apex, a few up to a few
+  hundredths of a minute off, which fits the lab's sample better than one normal law;
+  ``bench/fragment_law.py``) and carries a share of p's Volume (log of the ratio normal with mean
+  ``log_ratio_mean`` and SD ``log_ratio_sd``). A parent loses sugars towards any of the smaller
+  glycans of its tail seen in the run with equal chance (1 / ``parent_choices``), and it should be a
+  peak of its own: a parent counts with weight 1 − P(parent is a fragment), so a chain of losses is
+  charged to the compound that really eluted as far as the evidence tells them apart.
 
 One compound gives one peak per line. When another peak of the same name sits on the same Rule 1
 line (a rival), this peak can be a peak of its own only if the rival is a fragment or a
@@ -30,14 +30,13 @@ model.
 
 The four numbers and the share of fragments among the peaks (``prior``) are learned from the run
 itself by expectation-maximisation, each shrunk towards a chemist's default (``DEFAULT_MODEL``,
-worth ``PRIOR_PAIRS`` pairs) so a small table still gets sensible values. Fragments gather on
-the small glycans that many larger ones can lose sugars to (GM3, GM2, GD3), so the share of
-fragments differs between head groups: each head group's own share is learned too, pooled with
-``PREFIX_PRIOR_PEAKS`` peaks at the run's share. A peak is a fragment
-when its posterior probability is at least ``DECISION`` (the Bayes decision for equal costs),
-and its parent is the most probable candidate. Anchors are trusted identifications: never
-fragments, and they do not shape the learned numbers; their probability is still reported, and a
-high one raises a warning.
+worth ``PRIOR_PAIRS`` pairs) so a small table still gets sensible values. Fragments gather on the
+small glycans that many larger ones can lose sugars to (GM3, GM2, GD3), so the share of fragments
+differs between head groups: each head group's own share is learned too, pooled with
+``PREFIX_PRIOR_PEAKS`` peaks at the run's share. A peak is a fragment when its posterior probability
+is at least ``DECISION`` (the Bayes decision for equal costs), and its parent is the most probable
+candidate. Anchors are trusted identifications: never fragments, and they do not shape the learned
+numbers; their probability is still reported, and a high one raises a warning.
 
 Limits: a fragment whose own line passes through its parent's RT, with no rival, looks like a
 peak of its own unless its Volume gives it away; a misidentified peak that co-elutes with a larger
@@ -101,7 +100,8 @@ class FragmentModel:
 DEFAULT_MODEL = FragmentModel(coelution_scale=0.007, log_ratio_mean=float(np.log(0.15)),
                               log_ratio_sd=1.0, prior=0.05)
 """Before any data: apex co-elution within about ±0.02 min (95 %; the lab's sample shows a mean
-|ΔRT| of 0.006 min), a fragment of 5-50 % of its parent, one peak in twenty a fragment."""
+|ΔRT| of 0.0045 min, 95 % interval 0.0028-0.0072), a fragment of 5-50 % of its parent, one peak
+in twenty a fragment."""
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class PairEvidence:
         density = (model.pair_density(self.rt_diff, self.log_ratio, self.parent_choices)
                    * (1 - current[self.parent_participant]))
         n = len(self.independent)
-        prior = self._prefix_priors(model, p_fragment)
+        prior = self._prefix_priors(model, current)
         fragment_density = prior * np.bincount(self.fragment, density, minlength=n)
         total = fragment_density + (1 - prior) * self.independent * self._line_free(current)
         settled = total > 0  # both densities can underflow far from every line and parent
@@ -162,10 +162,11 @@ class PairEvidence:
         best[self.fragment[starts]] = first
         return best
 
-    def _prefix_priors(self, model: FragmentModel, p_fragment: np.ndarray) -> np.ndarray:
+    def _prefix_priors(self, model: FragmentModel, current: np.ndarray) -> np.ndarray:
         """Per participant the share of fragments among its head group's untrusted peaks (as
-        the run's share is counted), pooled with ``PREFIX_PRIOR_PEAKS`` at the run's share."""
-        fragments = np.bincount(self.prefix, self._current(p_fragment)[:-1])
+        the run's share is counted; ``current`` from ``_current``), pooled with
+        ``PREFIX_PRIOR_PEAKS`` at the run's share."""
+        fragments = np.bincount(self.prefix, current[:-1])
         peaks = np.bincount(self.prefix, ~self.trusted)
         return ((fragments + PREFIX_PRIOR_PEAKS * model.prior)
                 / (peaks + PREFIX_PRIOR_PEAKS))[self.prefix]

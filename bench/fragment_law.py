@@ -118,8 +118,12 @@ def fit(pairs: Pairs, rt_law, start: list[float], fixed: dict[int, float] | None
         p[list(fixed)] = list(fixed.values())
         return negative_log_likelihood(pairs, rt_law, p)
 
-    best = min((optimize.minimize(objective, np.array([*full[free][:-3], logit, *full[-2:]]),
-                                  method="Nelder-Mead",
+    def started_at(logit):  # a few starts for π: the likelihood can have several modes
+        q = full[free]
+        q[-3] = logit
+        return q
+
+    best = min((optimize.minimize(objective, started_at(logit), method="Nelder-Mead",
                                   options={"maxiter": 40000, "maxfev": 40000, "xatol": 1e-7,
                                            "fatol": 1e-9})
                 for logit in (-1.0, 0.0, 1.0, 2.0)), key=lambda result: result.fun)

@@ -19,6 +19,16 @@ glycan by chance. 2.0 weighs two explanations of each such peak, from its RT and
   peak of its own: a parent counts with weight 1 − P(parent is a fragment), so a chain of losses is
   charged to the compound that really eluted as far as the evidence tells them apart.
 
+Only fragments above the detection limit are seen, and a small share stays above it only when the
+parent is large. The share law learned from the run is therefore the law of *detected* fragments:
+it counts a small share once for every peak large enough to leave it, and a given parent makes
+that share less often than the learned law says. So each pair's density is divided by the number
+of the run's peaks that could leave a fragment of its share above the limit (the run's smallest
+Volume stands for the limit), relative to that number at the typical share (``DetectionLimit``).
+Between a large and a middling co-eluting parent, whose shares the learned law finds equally
+likely, the large one is the likelier parent; and a peak that carries most of a parent's Volume,
+which any peak of the run could leave, is more often a coincidence than the learned law says.
+
 One compound gives one peak per line. When another peak of the same name sits on the same Rule 1
 line (a rival), this peak can be a peak of its own only if the rival is a fragment or a
 misidentification; an anchor or a peak with no possible parent as rival makes a co-eluting peak a
@@ -105,11 +115,33 @@ in twenty a fragment."""
 
 
 @dataclass(frozen=True)
+class DetectionLimit:
+    """The run's detection limit (its smallest positive Volume, in ln) and the ln Volumes of its
+    peaks: which of them are large enough to leave a fragment of a given share above the limit."""
+
+    log_limit: float
+    sorted_log_volume: np.ndarray
+
+    @classmethod
+    def of(cls, log_volume: np.ndarray, volume: np.ndarray) -> DetectionLimit:
+        """The limit of peaks with these Volumes (and their ln, as the model reads them)."""
+        positive = volume[volume > 0]
+        return cls(float(np.log(positive.min())) if len(positive) else -np.inf,
+                   np.sort(log_volume))
+
+    def parents_able(self, log_share: np.ndarray) -> np.ndarray:
+        """Per ln share (fragment / parent Volume), how many peaks could leave a fragment of
+        that share at or above the limit (at least one)."""
+        smallest = np.searchsorted(self.sorted_log_volume, self.log_limit - log_share)
+        return np.maximum(len(self.sorted_log_volume) - smallest, 1)
+
+
+@dataclass(frozen=True)
 class PairEvidence:
     """The candidate pairs as the model sees them, ordered by fragment: each pair's fragment
     (numbered 0..n-1 over the participants), parent (position in the eligible rows, and among the
     participants), ΔRT, log Volume ratio and parent choices; per participant the density of being
-    a peak of its own, and whether it is trusted (an anchor)."""
+    a peak of its own, and whether it is trusted (an anchor); the run's detection limit."""
 
     fragment: np.ndarray
     parent: np.ndarray
@@ -123,6 +155,7 @@ class PairEvidence:
     # participants (n for a peak without Volume), -1 for none
     rival_misidentified: np.ndarray  # (n, 2): P(the rival is misidentified | its residual)
     prefix: np.ndarray  # per participant its head group (codes 0..k-1)
+    detection: DetectionLimit
 
     def posterior(self, model: FragmentModel, p_fragment: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +164,7 @@ class PairEvidence:
         rivals)."""
         current = self._current(p_fragment)
         density = (model.pair_density(self.rt_diff, self.log_ratio, self.parent_choices)
-                   * (1 - current[self.parent_participant]))
+                   * self._detected_weight(model) * (1 - current[self.parent_participant]))
         n = len(self.independent)
         prior = self._prefix_priors(model, current)
         fragment_density = prior * np.bincount(self.fragment, density, minlength=n)
@@ -142,6 +175,11 @@ class PairEvidence:
                                   np.where(settled, fragment_density / total, prior), np.nan)
             p_pair = prior[self.fragment] * density / total[self.fragment]
         return p_fragment, np.nan_to_num(p_pair, nan=0.0, posinf=0.0)
+
+    @cached_property
+    def parents_able(self) -> np.ndarray:
+        """Per pair, how many peaks of the run could leave a fragment of its share."""
+        return self.detection.parents_able(self.log_ratio)
 
     @cached_property
     def has_candidate(self) -> np.ndarray:
@@ -170,6 +208,13 @@ class PairEvidence:
         peaks = np.bincount(self.prefix, ~self.trusted)
         return ((fragments + PREFIX_PRIOR_PEAKS * model.prior)
                 / (peaks + PREFIX_PRIOR_PEAKS))[self.prefix]
+
+    def _detected_weight(self, model: FragmentModel) -> np.ndarray:
+        """Per pair, how much more often a parent makes its share than the learned law of
+        detected shares says: the peaks able to leave the typical share over those able to
+        leave this one."""
+        typical = self.detection.parents_able(np.array([model.log_ratio_mean]))[0]
+        return typical / self.parents_able
 
     def _current(self, p_fragment: np.ndarray) -> np.ndarray:
         """P(fragment) of each participant as a parent or rival sees it (an anchor's is 0; one
@@ -257,7 +302,8 @@ def judge_fragments(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidat
 def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates,
                   judged: pd.DataFrame) -> PairEvidence:
     """The model's view of the participants at ``at`` and their candidate pairs."""
-    log_volume = _log_volumes(eligible["Volume"].to_numpy(float)[at])
+    volume = eligible["Volume"].to_numpy(float)[at]
+    log_volume = _log_volumes(volume)
     z = judged["z"].to_numpy(float)[at]
     scale = judged["rule1_scale"].to_numpy(float)[at]
     on_line = np.where(np.isnan(z), 1 / MISID_SPAN, rt_density(np.nan_to_num(z), scale))
@@ -278,6 +324,7 @@ def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates
                         independent=independent,
                         trusted=eligible["Anchor"].eq(True).to_numpy()[at],
                         prefix=pd.factorize(eligible["prefix"].to_numpy(object)[at])[0],
+                        detection=DetectionLimit.of(log_volume, volume),
                         **_rivals(eligible, at, judged))
 
 

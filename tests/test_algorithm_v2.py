@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from ganglioside import AnalysisParams, analyze, read_table
+from ganglioside.formatting import fixed3
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SLOPE = 1.35
@@ -252,7 +253,7 @@ def test_a_peak_off_its_line_at_a_larger_glycans_rt_is_its_fragment():
     assert fragment["status"] == "fragment"
     assert fragment["rule5_parent_row_id"] == parent["row_id"]
     assert fragment["rule5_fragment_probability"] > 0.9 and fragment["confidence"] > 0.9
-    assert "P(fragment) 0." in fragment["reasons"]
+    assert f"P(fragment) {fixed3(fragment['rule5_fragment_probability'])}" in fragment["reasons"]
     assert result.fragment_events["parent_row_id"].tolist() == [parent["row_id"]]
     assert any(w.code == "rule5_model" for w in result.warnings)
 

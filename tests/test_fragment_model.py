@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ganglioside.fragment_model import DEFAULT_MODEL, PairEvidence, fit_fragment_model
+from ganglioside.fragment_model import (DEFAULT_MODEL, DetectionLimit, PairEvidence,
+                                         fit_fragment_model)
 
 ON_LINE, OFF_LINE = 4.0, 0.03  # RT densities (per min) of a peak on its line / misidentified
 VOLUME_DENSITY = 0.2
 COELUTION_SCALE = 0.006  # min: mean |ΔRT| of fragments, as on the lab's sample
+NO_LIMIT = DetectionLimit(-np.inf, np.empty(0))  # every peak could leave any share
 
 
 def evidence(n_fragments: int = 150, n_coincident: int = 300, seed: int = 0, trusted=None,
@@ -37,7 +39,7 @@ def evidence(n_fragments: int = 150, n_coincident: int = 300, seed: int = 0, tru
         rival=np.full((n, 2), -1) if rival is None else rival,
         rival_misidentified=(np.ones((n, 2)) if rival_misidentified is None
                              else rival_misidentified),
-        prefix=np.zeros(n, dtype=int) if prefix is None else prefix)
+        prefix=np.zeros(n, dtype=int) if prefix is None else prefix, detection=NO_LIMIT)
 
 
 def test_the_model_learns_coelution_volume_share_and_frequency_from_the_run():
@@ -64,7 +66,7 @@ def test_without_candidate_pairs_no_peak_gets_a_probability():
     empty = PairEvidence(*(np.empty(0, dtype=int) for _ in range(3)), np.empty(0), np.empty(0),
                          np.empty(0), independent=np.full(5, ON_LINE), trusted=np.zeros(5, bool),
                          rival=np.full((5, 2), -1), rival_misidentified=np.zeros((5, 2)),
-                         prefix=np.zeros(5, dtype=int))
+                         prefix=np.zeros(5, dtype=int), detection=NO_LIMIT)
     model, p_fragment, p_pair = fit_fragment_model(empty, tolerance=0.1)
     assert np.isnan(p_fragment).all() and len(p_pair) == 0
     assert model.coelution_scale == pytest.approx(DEFAULT_MODEL.coelution_scale)
@@ -113,7 +115,7 @@ def chain(parent_one_is_fragment: bool) -> PairEvidence:
         independent=np.array([ON_LINE, OFF_LINE if parent_one_is_fragment else ON_LINE * 1e3,
                               OFF_LINE]) * VOLUME_DENSITY,
         trusted=np.zeros(3, dtype=bool), rival=np.full((3, 2), -1),
-        rival_misidentified=np.zeros((3, 2)), prefix=np.arange(3))
+        rival_misidentified=np.zeros((3, 2)), prefix=np.arange(3), detection=NO_LIMIT)
 
 
 def test_a_fragment_is_charged_to_a_parent_that_is_a_peak_of_its_own():
@@ -126,3 +128,38 @@ def test_a_fragment_is_charged_to_a_parent_that_is_a_peak_of_its_own():
     assert p_fragment[1] < 0.5
     assert real_parent.most_probable_pair(p_pair)[2] in (1, 2)
     assert real_parent.most_probable_pair(p_pair)[0] == -1  # peak 0 has no possible parent
+
+
+def test_the_detection_limit_counts_the_peaks_large_enough_to_leave_a_share():
+    volume = np.array([0.0, 10.0, 100.0, 1000.0, 10000.0])  # a zero Volume is below the limit
+    limit = DetectionLimit.of(np.log(np.maximum(volume, 5.0)), volume)
+    assert limit.log_limit == pytest.approx(np.log(10.0))
+    shares = np.log([1.0, 0.1, 0.01, 1e-5])  # the last one no peak could leave: still one
+    assert limit.parents_able(shares).tolist() == [4, 3, 2, 1]
+
+
+def two_parents(detection: DetectionLimit) -> PairEvidence:
+    """Peak 0 (Volume 5,000) co-elutes alike with a middling parent (peak 1) and a large one
+    (peak 2), whose shares lie one log unit either side of the default's typical share."""
+    typical = DEFAULT_MODEL.log_ratio_mean
+    return PairEvidence(
+        fragment=np.array([0, 0]), parent=np.array([10, 11]), parent_participant=np.array([1, 2]),
+        rt_diff=np.array([0.003, 0.003]), log_ratio=np.array([typical + 1, typical - 1]),
+        parent_choices=np.ones(2), independent=np.array([OFF_LINE, ON_LINE, ON_LINE]) * 0.2,
+        trusted=np.zeros(3, dtype=bool), rival=np.full((3, 2), -1),
+        rival_misidentified=np.zeros((3, 2)), prefix=np.zeros(3, dtype=int),
+        detection=detection)
+
+
+def test_between_parents_whose_shares_are_equally_likely_the_large_one_is_the_parent():
+    """Only a large parent leaves a small share above the detection limit, so the learned law
+    of detected shares counts it for fewer parents."""
+    run = DetectionLimit(np.log(1000.0), np.log(np.geomspace(1000.0, 1e7, 50)))
+    _, _, blind = fit_fragment_model(two_parents(NO_LIMIT), tolerance=0.1)
+    assert blind[0] == pytest.approx(blind[1])
+    evidence_ = two_parents(run)
+    _, _, p_pair = fit_fragment_model(evidence_, tolerance=0.1)
+    assert evidence_.most_probable_pair(p_pair)[0] == 1  # the pair with the large parent
+    able_middling, able_large = evidence_.parents_able
+    assert p_pair[1] / p_pair[0] == pytest.approx(able_middling / able_large, rel=0.1)
+    assert able_middling > able_large

@@ -24,7 +24,10 @@ parent is large. The share law learned from the run is therefore the law of *det
 it counts a small share once for every peak large enough to leave it, and a given parent makes
 that share less often than the learned law says. So each pair's density is divided by the number
 of the run's peaks that could leave a fragment of its share above the limit (the run's smallest
-Volume stands for the limit), relative to that number at the typical share (``DetectionLimit``).
+Volume stands for the limit), relative to that number at the typical share (``DetectionLimit``):
+a fragment of the typical share keeps its weight, so the learned share of fragments keeps its
+meaning (measured against the other readings of "relative": to all of the run's peaks it called
+too many fragments on the benchmark, to the law's average too few).
 Between a large and a middling co-eluting parent, whose shares the learned law finds equally
 likely, the large one is the likelier parent; and a peak that carries most of a parent's Volume,
 which any peak of the run could leave, is more often a coincidence than the learned law says.

@@ -85,7 +85,8 @@ def reliability(results: list[tuple], bins=(0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.000
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="*", type=int, default=list(range(5)))
-    parser.add_argument("--reliability", action="store_true", help="print the 2.0 reliability table")
+    parser.add_argument("--reliability", action="store_true",
+                        help="print the 2.0 reliability table")
     parser.add_argument("--anchored-isomers", action="store_true",
                         help="add the sample's close, anchored GD1 isomer pairs to every table")
     parser.add_argument("--misplaced-anchors", action="store_true",

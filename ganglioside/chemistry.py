@@ -195,6 +195,6 @@ def _slope_consistency(groups: pd.DataFrame):
 def chemistry_warnings(checks: pd.DataFrame) -> list[AnalysisWarning]:
     """One info warning per kind of check that flagged something."""
     flagged = checks[checks["flagged"]]
-    return [AnalysisWarning("chemistry_check", "info",
-                            f"{check}: {len(group)} flagged ({first_items(list(group['subject']))})")
+    return [AnalysisWarning("chemistry_check", "info", f"{check}: {len(group)} flagged "
+                                                       f"({first_items(list(group['subject']))})")
             for check, group in flagged.groupby("check", sort=False)]

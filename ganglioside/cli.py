@@ -51,21 +51,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze_cmd = commands.add_parser("analyze", help="analyze one table and write its exports")
     analyze_cmd.add_argument("input", type=Path, help="CSV or XLSX peak table")
-    analyze_cmd.add_argument("--out", type=Path, metavar="DIR", help="output folder (default <input>_results)")
-    analyze_cmd.add_argument("--sheet", metavar="NAME", help="XLSX sheet name (default: the first sheet)")
+    analyze_cmd.add_argument("--out", type=Path, metavar="DIR",
+                             help="output folder (default <input>_results)")
+    analyze_cmd.add_argument("--sheet", metavar="NAME",
+                             help="XLSX sheet name (default: the first sheet)")
     add_parameter_flags(analyze_cmd)
     analyze_cmd.set_defaults(command=cmd_analyze)
 
     demo_cmd = commands.add_parser("demo", help="write a synthetic demo table")
-    demo_cmd.add_argument("--rows", type=int, required=True, metavar="N", help="number of data rows")
-    demo_cmd.add_argument("--out", type=Path, required=True, metavar="FILE", help="file to write (.csv or .xlsx)")
+    demo_cmd.add_argument("--rows", type=int, required=True, metavar="N",
+                          help="number of data rows")
+    demo_cmd.add_argument("--out", type=Path, required=True, metavar="FILE",
+                          help="file to write (.csv or .xlsx)")
     demo_cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo_cmd.set_defaults(command=cmd_demo)
 
     submit_cmd = commands.add_parser("submit", help="queue a run in the shared store")
     submit_cmd.add_argument("file", type=Path, help="CSV or XLSX peak table")
     submit_cmd.add_argument("--name", help="run name (default: the file name)")
-    submit_cmd.add_argument("--sheet", metavar="NAME", help="XLSX sheet name (default: the first sheet)")
+    submit_cmd.add_argument("--sheet", metavar="NAME",
+                            help="XLSX sheet name (default: the first sheet)")
     submit_cmd.add_argument("--user", default=_login_name(), help="who submits (default: login)")
     add_parameter_flags(submit_cmd)
     submit_cmd.set_defaults(command=cmd_submit)

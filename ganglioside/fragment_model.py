@@ -15,9 +15,9 @@ glycan by chance. 2.0 weighs two explanations of each such peak, from its RT and
   hundredths of a minute off, which fits the lab's sample better than one normal law;
   ``bench/fragment_law.py``) and carries a share of p's Volume (log of the ratio normal with mean
   ``log_ratio_mean`` and SD ``log_ratio_sd``). A parent loses sugars towards any of the smaller
-  glycans of its tail seen in the run with equal chance (1 / ``parent_choices``), and it should be a
-  peak of its own: a parent counts with weight 1 − P(parent is a fragment), so a chain of losses is
-  charged to the compound that really eluted as far as the evidence tells them apart.
+  glycans of its tail seen in the run with equal chance (1 / ``parent_choices``), and it should be
+  a peak of its own: a parent counts with weight 1 − P(parent is a fragment), so a chain of losses
+  is charged to the compound that really eluted as far as the evidence tells them apart.
 
 Only fragments above the detection limit are seen, and a small share stays above it only when the
 parent is large. The share law learned from the run is therefore the law of *detected* fragments:

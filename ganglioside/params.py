@@ -36,7 +36,8 @@ PARAMETER_SPECS: tuple[ParameterSpec, ...] = (  # grouped by the rule they tune
     ParameterSpec("min_anchors", int, 2, 20,
                   "Fewest anchors a head group needs for its own Rule 1 model."),
     ParameterSpec("rt_sd_floor", float, 0.0, 1.0,
-                  "Lower bound of the Rule 1 scale s, so a near-perfect fit does not flag everything.",
+                  "Lower bound of the Rule 1 scale s, so a near-perfect fit does not flag "
+                  "everything.",
                   "min"),
     ParameterSpec("oac_shift_min", float, 0.0, 2.0,
                   "Rule 4: smallest RT increase an extra O-acetyl group may cause.", "min"),

@@ -39,9 +39,10 @@ peak off every line stays an outlier.
 
 Residual model. A correct identification scatters around its nearest line as N(0, s²); a
 misidentified peak lands anywhere within ``MISID_SPAN`` min (uniform). With prior
-``PRIOR_CORRECT``, P(correct | r) = π·φ(r/s)/s / (π·φ(r/s)/s + (1 − π)/span) (``p_correct``); the
-denominator (``rt_density``) is also the "peak of its own" RT density that Rule 5 weighs fragments
-against (``fragment_model``). The final confidence (``status.confidence``) combines both.
+``PRIOR_CORRECT``, P(correct | r) = π·φ(r/s)/s / (π·φ(r/s)/s + (1 − π)/span)
+(``p_correct``); the denominator (``rt_density``) is also the "peak of its own" RT density that
+Rule 5 weighs fragments against (``fragment_model``). The final confidence
+(``status.confidence``) combines both.
 """
 
 from __future__ import annotations

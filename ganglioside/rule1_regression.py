@@ -207,7 +207,8 @@ def score_rows(fit: GroupFit, group: GroupRows, params: AnalysisParams) -> dict[
         why = (f"{fit.n_anchors} of {params.min_anchors} required anchors" if fit.no_model
                else f"model rejected: {fit.reason}")
         anchor_note = f"Rule 1: anchor (no model; {why})"
-        other_note = (f"Rule 1: unverified, no model for {fit.prefix} ({fit.reason})" if fit.no_model
+        other_note = (f"Rule 1: unverified, no model for {fit.prefix} ({fit.reason})"
+                      if fit.no_model
                       else f"Rule 1: unverified, model for {fit.prefix} rejected ({fit.reason})")
         out["_rule1_note"] = pick(anchor, anchor_note, other_note)
         return out
@@ -287,7 +288,8 @@ def group_record(fit: GroupFit, scored: dict[str, np.ndarray]) -> dict:
     record.update(accepted=fit.accepted, reason="" if fit.accepted else fit.reason,
                   notes="; ".join(text for _, text in fit.notes))
     status = scored["rule1_status"]
-    record.update(n_valid=int((status == "valid").sum()), n_outlier=int((status == "outlier").sum()),
+    record.update(n_valid=int((status == "valid").sum()),
+                  n_outlier=int((status == "outlier").sum()),
                   n_unverified=int((status == "unverified").sum()),
                   n_anchor_disagrees=int(scored["anchor_disagrees"].sum()))
     return record

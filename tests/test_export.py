@@ -431,7 +431,8 @@ def test_xlsx_cells_are_typed_and_text_is_never_a_formula():
     assert cell["Volume"][2].value is None
     assert cell["row_id"][3].value == 3 and cell["oac_count"][6].value is None
     assert [c.value for c in cell["Anchor"][:4]] == ["T", "F", "T", None]
-    assert cell["can_have_isomers"][0].value is True and cell["can_have_isomers"][0].data_type == "b"
+    isomers = cell["can_have_isomers"][0]
+    assert isomers.value is True and isomers.data_type == "b"
     assert [c.value for c in cell["z"][:2]] == [1e-15, "inf"]
     assert cell["Comment"][0].value == "=1+1" and cell["Comment"][0].data_type == "s"
     for row in book.worksheets:

@@ -29,7 +29,8 @@ def line_table(slope=1.4, intercept=5.0, outlier_shift=None) -> pd.DataFrame:
     noise = [0.01, -0.02, 0.015, -0.01, 0.02, -0.015]
     rows = [(f"GM1({34 + i}:1;O2)", intercept + slope * lp + e, 1000.0, lp, "T")
             for i, (lp, e) in enumerate(zip(log_p, noise))]
-    rows.append(("GM1(40:1;O2)", intercept + slope * 3.5 + (outlier_shift or 0.0), 1000.0, 3.5, "F"))
+    rows.append(("GM1(40:1;O2)", intercept + slope * 3.5 + (outlier_shift or 0.0), 1000.0, 3.5,
+                 "F"))
     return table(rows)
 
 

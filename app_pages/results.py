@@ -235,7 +235,7 @@ def fragments_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
     events = result.fragment_events
     learned = [w.message for w in result.warnings if w.code == "rule5_model"]
     if learned:  # algorithm 2.0: how this run's fragments look, as Rule 5 learned it
-        st.caption(learned[0])
+        st.caption(ui.plain(learned[0]))  # names head groups of the upload
     if events.empty:
         st.info("Rule 5 found no in-source fragments.")
         return

@@ -81,6 +81,7 @@ MIN_LOG_RATIO_SD = 0.1
 MIN_LOG_VOLUME_SD = 0.1
 CHANGE_SETTLED = 0.01  # no P(fragment) moves by a percentage point any more
 PREFIX_PRIOR_PEAKS = 20.0
+SHOWN_HEAD_GROUPS = 3  # in the learned sentence: those with the largest share of fragments
 
 
 @dataclass(frozen=True)
@@ -203,14 +204,20 @@ class PairEvidence:
         best[self.fragment[starts]] = first
         return best
 
-    def _prefix_priors(self, model: FragmentModel, current: np.ndarray) -> np.ndarray:
-        """Per participant the share of fragments among its head group's untrusted peaks (as
-        the run's share is counted; ``current`` from ``_current``), pooled with
-        ``PREFIX_PRIOR_PEAKS`` at the run's share."""
+    def head_group_shares(self, model: FragmentModel, p_fragment: np.ndarray) -> np.ndarray:
+        """Per head group (code) the share of fragments among its untrusted peaks, as the run's
+        share is counted, pooled with ``PREFIX_PRIOR_PEAKS`` peaks at the run's share."""
+        return self._head_group_shares(model, self._current(p_fragment))
+
+    def _head_group_shares(self, model: FragmentModel, current: np.ndarray) -> np.ndarray:
         fragments = np.bincount(self.prefix, current[:-1])
         peaks = np.bincount(self.prefix, ~self.trusted)
-        return ((fragments + PREFIX_PRIOR_PEAKS * model.prior)
-                / (peaks + PREFIX_PRIOR_PEAKS))[self.prefix]
+        return (fragments + PREFIX_PRIOR_PEAKS * model.prior) / (peaks + PREFIX_PRIOR_PEAKS)
+
+    def _prefix_priors(self, model: FragmentModel, current: np.ndarray) -> np.ndarray:
+        """Per participant its head group's share of fragments (``current`` from
+        ``_current``)."""
+        return self._head_group_shares(model, current)[self.prefix]
 
     def _detected_weight(self, model: FragmentModel) -> np.ndarray:
         """Per pair, how much more often a parent makes its share than the learned law of
@@ -299,7 +306,7 @@ def judge_fragments(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidat
     per_row["_rule5_note"] = _with_kept_notes(
         per_row["_rule5_note"].to_numpy(object, copy=True), eligible, at[kept],
         evidence.parent[best[kept]], p_fragment[kept], evidence.trusted[kept])
-    return per_row, events, list(_warnings(model, eligible, at, p_fragment, evidence.trusted))
+    return per_row, events, list(_warnings(model, eligible, at, p_fragment, evidence))
 
 
 def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates,
@@ -382,13 +389,27 @@ def _with_kept_notes(notes: np.ndarray, eligible: pd.DataFrame, kept_at: np.ndar
 
 
 def _warnings(model: FragmentModel, eligible: pd.DataFrame, at: np.ndarray,
-              p_fragment: np.ndarray, trusted: np.ndarray):
+              p_fragment: np.ndarray, evidence: PairEvidence):
+    trusted = evidence.trusted
     if np.isfinite(p_fragment[~trusted]).any():  # the model learned from some peak
         yield AnalysisWarning("rule5_model", "info", "Rule 5 learned from this run: "
-                              + model.describe())
+                              + model.describe()
+                              + _most_fragmented(model, eligible, at, p_fragment, evidence))
     suspicious = trusted & (p_fragment >= DECISION)
     yield from anchor_fragment_warnings(eligible["row_id"].to_numpy()[at[suspicious]],
                                         called_fragments=False)
+
+
+def _most_fragmented(model: FragmentModel, eligible: pd.DataFrame, at: np.ndarray,
+                     p_fragment: np.ndarray, evidence: PairEvidence) -> str:
+    """The head groups whose share of fragments is above the run's, largest first (at most
+    ``SHOWN_HEAD_GROUPS``), as a clause of the learned sentence."""
+    shares = evidence.head_group_shares(model, p_fragment)
+    prefix = eligible["prefix"].to_numpy(object)[at]
+    names = prefix[np.unique(evidence.prefix, return_index=True)[1]]
+    above = [code for code in np.argsort(-shares, kind="stable") if shares[code] > model.prior]
+    listed = ", ".join(f"{names[code]} {shares[code]:.0%}" for code in above[:SHOWN_HEAD_GROUPS])
+    return f"; the largest shares: {listed}" if listed else ""
 
 
 def _as_array(model: FragmentModel) -> np.ndarray:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ganglioside.fragment_model import (DEFAULT_MODEL, DetectionLimit, PairEvidence,
-                                         fit_fragment_model)
+                                         _most_fragmented, fit_fragment_model)
 
 ON_LINE, OFF_LINE = 4.0, 0.03  # RT densities (per min) of a peak on its line / misidentified
 VOLUME_DENSITY = 0.2
@@ -82,6 +83,19 @@ def test_a_head_group_whose_peaks_are_mostly_fragments_lends_its_share_to_an_amb
     assert pooled[-2] == pooled[-1]
     assert by_group[-2] > pooled[-2] and by_group[-1] < pooled[-1]
     assert by_group[-2] > 0.5 > by_group[-1]
+
+
+def test_the_learned_sentence_names_the_head_groups_with_more_fragments_than_the_run():
+    """Head group 0 holds the 150 fragments, head group 1 the 300 coincidences."""
+    prefix = np.repeat([0, 1], [150, 300])
+    evidence_ = evidence(prefix=prefix)
+    model, p_fragment, _ = fit_fragment_model(evidence_, tolerance=0.1)
+    shares = evidence_.head_group_shares(model, p_fragment)
+    assert shares[0] > model.prior > shares[1]
+    assert shares[0] == pytest.approx(150 / 170 + 20 * model.prior / 170, abs=0.02)
+    eligible = pd.DataFrame({"prefix": np.where(prefix == 0, "GM3", "GD1")})
+    clause = _most_fragmented(model, eligible, np.arange(450), p_fragment, evidence_)
+    assert clause == f"; the largest shares: GM3 {shares[0]:.0%}"
 
 
 def test_anchors_do_not_shape_the_learned_model():

@@ -5,6 +5,7 @@ import pytest
 from apptest_support import (by_key, completed_run, no_exception, open_page, page_links,
                              raw_texts, sample_bytes, table_with, texts)
 
+import ui_helpers as ui
 from ganglioside.store import RunStore
 
 CARDS = {"Rows": "total_rows", "Anchors": "anchors", "Valid": "valid", "Outliers": "outlier",
@@ -150,7 +151,8 @@ def test_picking_a_fragment_event_lists_its_rows_with_their_fragment_probability
     results.run()
     no_exception(results)
     learned = next(w.message for w in result.warnings if w.code == "rule5_model")
-    assert learned in [c.value for c in results.caption]
+    assert "the largest shares: GM3" in learned  # head groups named in the upload, escaped
+    assert ui.plain(learned) in [c.value for c in results.caption]
     members = table_with(results, "rule5_role", "rule5_fragment_probability")
     assert members["row_id"].tolist() == [event["parent_row_id"], *event["fragment_row_ids"]]
     stored = result.rows.set_index("row_id").loc[members["row_id"], "rule5_fragment_probability"]
@@ -174,9 +176,7 @@ def test_points_picked_in_a_chart_filter_the_table(results, store, sample_run):
 
 
 def test_long_tables_load_lazily_without_selection(results, monkeypatch):
-    import ui_helpers
-
-    monkeypatch.setattr(ui_helpers, "SELECTABLE_ROWS", 10)
+    monkeypatch.setattr(ui, "SELECTABLE_ROWS", 10)
     open_tab(results, "Compounds")
     assert "Narrow the filters to select rows" in texts(results.caption)
     by_key(results.selectbox, "results_flag_filter").set_value("Rule 1: anchor disagrees").run()

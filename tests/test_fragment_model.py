@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from ganglioside.fragment_model import (DEFAULT_MODEL, DetectionLimit, PairEvidence,
-                                         _most_fragmented, fit_fragment_model)
+                                         _most_fragmented, fit_fragment_model, pair_evidence)
+from ganglioside.fragments import Candidates
 
 ON_LINE, OFF_LINE = 4.0, 0.03  # RT densities (per min) of a peak on its line / misidentified
 VOLUME_DENSITY = 0.2
@@ -40,7 +41,8 @@ def evidence(n_fragments: int = 150, n_coincident: int = 300, seed: int = 0, tru
         rival=np.full((n, 2), -1) if rival is None else rival,
         rival_misidentified=(np.ones((n, 2)) if rival_misidentified is None
                              else rival_misidentified),
-        prefix=np.zeros(n, dtype=int) if prefix is None else prefix, detection=NO_LIMIT)
+        prefix=np.zeros(n, dtype=int) if prefix is None else prefix, parents_able=np.ones(n),
+        detection=NO_LIMIT)
 
 
 def test_the_model_learns_coelution_volume_share_and_frequency_from_the_run():
@@ -67,7 +69,8 @@ def test_without_candidate_pairs_no_peak_gets_a_probability():
     empty = PairEvidence(*(np.empty(0, dtype=int) for _ in range(3)), np.empty(0), np.empty(0),
                          np.empty(0), independent=np.full(5, ON_LINE), trusted=np.zeros(5, bool),
                          rival=np.full((5, 2), -1), rival_misidentified=np.zeros((5, 2)),
-                         prefix=np.zeros(5, dtype=int), detection=NO_LIMIT)
+                         prefix=np.zeros(5, dtype=int), parents_able=np.empty(0),
+                         detection=NO_LIMIT)
     model, p_fragment, p_pair = fit_fragment_model(empty, tolerance=0.1)
     assert np.isnan(p_fragment).all() and len(p_pair) == 0
     assert model.coelution_scale == pytest.approx(DEFAULT_MODEL.coelution_scale)
@@ -86,16 +89,21 @@ def test_a_head_group_whose_peaks_are_mostly_fragments_lends_its_share_to_an_amb
 
 
 def test_the_learned_sentence_names_the_head_groups_with_more_fragments_than_the_run():
-    """Head group 0 holds the 150 fragments, head group 1 the 300 coincidences."""
-    prefix = np.repeat([0, 1], [150, 300])
-    evidence_ = evidence(prefix=prefix)
+    """Head groups 0-4 hold 30 fragments each, head group 5 the 300 coincidences, head group 6
+    is anchors only: three of the five are named, the first with what its share counts."""
+    prefix = np.repeat(np.arange(7), [30, 30, 30, 30, 30, 300, 20])
+    evidence_ = evidence(n_coincident=320, prefix=prefix, trusted=prefix == 6)
     model, p_fragment, _ = fit_fragment_model(evidence_, tolerance=0.1)
-    shares = evidence_.head_group_shares(model, p_fragment)
-    assert shares[0] > model.prior > shares[1]
-    assert shares[0] == pytest.approx(150 / 170 + 20 * model.prior / 170, abs=0.02)
-    eligible = pd.DataFrame({"prefix": np.where(prefix == 0, "GM3", "GD1")})
-    clause = _most_fragmented(model, eligible, np.arange(450), p_fragment, evidence_)
-    assert clause == f"; the largest shares: GM3 {shares[0]:.0%}"
+    fragments, peaks = evidence_.head_group_fragments(p_fragment)
+    assert peaks.tolist() == [30, 30, 30, 30, 30, 300, 0]
+    assert (fragments[:5] / 30 > 0.95).all() and fragments[5] / 300 < model.prior
+    names = np.array(["GM3", "GM2", "GD3", "GM4", "GT3", "GD1", "GQ1b"])
+    clause = _most_fragmented(model, pd.DataFrame({"prefix": names[prefix]}), np.arange(470),
+                              p_fragment, evidence_)
+    by_share = np.argsort(-fragments[:5], kind="stable")[:3]  # equal pooling: as the raw share
+    shown = [f"{names[code]} ({fragments[code] / 30:.0%}" for code in by_share]
+    assert clause == (f"; the most in {shown[0]} of its non-anchor peaks), {shown[1]}), "
+                      f"{shown[2]})")
 
 
 def test_anchors_do_not_shape_the_learned_model():
@@ -129,7 +137,8 @@ def chain(parent_one_is_fragment: bool) -> PairEvidence:
         independent=np.array([ON_LINE, OFF_LINE if parent_one_is_fragment else ON_LINE * 1e3,
                               OFF_LINE]) * VOLUME_DENSITY,
         trusted=np.zeros(3, dtype=bool), rival=np.full((3, 2), -1),
-        rival_misidentified=np.zeros((3, 2)), prefix=np.arange(3), detection=NO_LIMIT)
+        rival_misidentified=np.zeros((3, 2)), prefix=np.arange(3), parents_able=np.ones(3),
+        detection=NO_LIMIT)
 
 
 def test_a_fragment_is_charged_to_a_parent_that_is_a_peak_of_its_own():
@@ -144,12 +153,40 @@ def test_a_fragment_is_charged_to_a_parent_that_is_a_peak_of_its_own():
     assert real_parent.most_probable_pair(p_pair)[0] == -1  # peak 0 has no possible parent
 
 
+def test_one_stray_small_volume_does_not_set_the_detection_limit():
+    volume = np.geomspace(1e4, 1e7, 300)
+    with_stray = DetectionLimit.of(np.append(volume, [50.0, 0.0]))  # and a zero Volume
+    assert with_stray.log_limit == pytest.approx(DetectionLimit.of(volume).log_limit, abs=0.05)
+    assert np.exp(with_stray.log_limit) > 1e4
+
+
 def test_the_detection_limit_counts_the_peaks_large_enough_to_leave_a_share():
-    volume = np.array([0.0, 10.0, 100.0, 1000.0, 10000.0])  # a zero Volume is below the limit
-    limit = DetectionLimit.of(np.log(np.maximum(volume, 5.0)), volume)
-    assert limit.log_limit == pytest.approx(np.log(10.0))
+    limit = DetectionLimit(np.log(10.0), np.log([5.0, 10.0, 100.0, 1000.0, 10000.0]))
     shares = np.log([1.0, 0.1, 0.01, 1e-5])  # the last one no peak could leave: still one
     assert limit.parents_able(shares).tolist() == [4, 3, 2, 1]
+    # a fragment of Volume 5 with 5 % of its parent's 100: seen below the limit, so a Volume of
+    # 100 can leave that share, and the parent counts itself
+    assert limit.parents_able(np.log([0.05]), np.log([5.0])).tolist() == [3]
+    assert limit.parents_able(np.log([0.05])).tolist() == [2]
+
+
+def test_a_run_counts_the_peaks_able_to_leave_each_pairs_share_from_its_volumes():
+    """Row 0 (Volume 5) co-elutes with row 1 (Volume 100) among 200 peaks of Volume 10 and 3
+    of Volume 1,000: the limit is 10, but row 0 shows that 5 is detected, so Volume 100 is
+    enough to leave its 5 % share."""
+    volume = np.concatenate([[5.0, 100.0], np.full(200, 10.0), np.full(3, 1000.0)])
+    n = len(volume)
+    eligible = pd.DataFrame({
+        "Name": [f"GM3({30 + i % 20}:{i // 20};O2)" for i in range(n)], "RT": np.arange(n) * 0.5,
+        "Volume": volume, "Anchor": False, "prefix": "GM3", "can_have_isomers": False})
+    judged = pd.DataFrame({"z": np.zeros(n), "rule1_scale": np.full(n, 0.1),
+                           "isomer_series": np.ones(n), "rule1_status": "valid",
+                           "_isomers_anchored": False})
+    candidates = Candidates(fragment=np.array([0]), parent=np.array([1]),
+                            parent_choices=np.array([1]))
+    evidence_ = pair_evidence(eligible, np.arange(n), candidates, judged)
+    assert np.exp(evidence_.detection.log_limit) == pytest.approx(10.0)
+    assert evidence_.parents_able.tolist() == [4]
 
 
 def two_parents(detection: DetectionLimit) -> PairEvidence:
@@ -162,6 +199,7 @@ def two_parents(detection: DetectionLimit) -> PairEvidence:
         parent_choices=np.ones(2), independent=np.array([OFF_LINE, ON_LINE, ON_LINE]) * 0.2,
         trusted=np.zeros(3, dtype=bool), rival=np.full((3, 2), -1),
         rival_misidentified=np.zeros((3, 2)), prefix=np.zeros(3, dtype=int),
+        parents_able=detection.parents_able(np.array([typical + 1, typical - 1])),
         detection=detection)
 
 

@@ -151,7 +151,7 @@ def test_picking_a_fragment_event_lists_its_rows_with_their_fragment_probability
     results.run()
     no_exception(results)
     learned = next(w.message for w in result.warnings if w.code == "rule5_model")
-    assert "the largest shares: GM3" in learned  # head groups named in the upload, escaped
+    assert "the most in GM3 (" in learned  # head groups named in the upload, escaped
     assert ui.plain(learned) in [c.value for c in results.caption]
     members = table_with(results, "rule5_role", "rule5_fragment_probability")
     assert members["row_id"].tolist() == [event["parent_row_id"], *event["fragment_row_ids"]]

@@ -158,7 +158,8 @@ class PairEvidence:
     """The candidate pairs as the model sees them, ordered by fragment: each pair's fragment
     (numbered 0..n-1 over the participants), parent (position in the eligible rows, and among the
     participants), ΔRT, log Volume ratio and parent choices; per participant the density of being
-    a peak of its own, and whether it is trusted (an anchor); the run's detection limit."""
+    a peak of its own, and whether it is trusted (an anchor); per pair how many peaks could
+    leave its share, and the run's detection limit."""
 
     fragment: np.ndarray
     parent: np.ndarray
@@ -224,9 +225,7 @@ class PairEvidence:
     def _prefix_priors(self, model: FragmentModel, current: np.ndarray) -> np.ndarray:
         """Per participant its head group's share of fragments (``current`` from
         ``_current``), pooled with ``PREFIX_PRIOR_PEAKS`` peaks at the run's share."""
-        fragments, peaks = self._head_group_fragments(current)
-        return ((fragments + PREFIX_PRIOR_PEAKS * model.prior)
-                / (peaks + PREFIX_PRIOR_PEAKS))[self.prefix]
+        return _pooled_shares(*self._head_group_fragments(current), model.prior)[self.prefix]
 
     def _detected_weight(self, model: FragmentModel) -> np.ndarray:
         """Per pair, how much more often a parent makes its share than the learned law of
@@ -273,6 +272,12 @@ def _default_model(tolerance: float) -> FragmentModel:
     """``DEFAULT_MODEL``, 95 % of its co-elution within the RT tolerance."""
     return replace(DEFAULT_MODEL,
                    coelution_scale=min(DEFAULT_MODEL.coelution_scale, tolerance / 3))
+
+
+def _pooled_shares(fragments: np.ndarray, peaks: np.ndarray, prior: float) -> np.ndarray:
+    """Per head group its share of fragments pooled with ``PREFIX_PRIOR_PEAKS`` peaks at the
+    run's share ``prior``."""
+    return (fragments + PREFIX_PRIOR_PEAKS * prior) / (peaks + PREFIX_PRIOR_PEAKS)
 
 
 def _m_step(evidence: PairEvidence, p_pair: np.ndarray, tolerance: float) -> FragmentModel:
@@ -419,7 +424,7 @@ def _most_fragmented(model: FragmentModel, eligible: pd.DataFrame, at: np.ndarra
     fragments, peaks = evidence.head_group_fragments(p_fragment)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = fragments / peaks  # NaN for a head group of anchors only
-    pooled = (fragments + PREFIX_PRIOR_PEAKS * model.prior) / (peaks + PREFIX_PRIOR_PEAKS)
+    pooled = _pooled_shares(fragments, peaks, model.prior)
     names = eligible["prefix"].to_numpy(object)[at][np.unique(evidence.prefix,
                                                               return_index=True)[1]]
     above = [code for code in np.argsort(-pooled, kind="stable") if share[code] > model.prior]

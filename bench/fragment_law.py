@@ -23,7 +23,7 @@ three laws are fitted by maximum likelihood and compared by AIC (lower is better
 Each candidate is equally likely to be the parent here. Rule 5 also favours a candidate that few
 peaks could match in leaving the share above the detection limit (``fragment_model``), but that
 weight is not a normalised density: a likelihood fit with it moves the share law to wherever the
-weight is largest (on a 2,000-row demo table it returns a mean |ΔRT| of 0.0096 min for a true
+weight is largest (on a 2,000-row demo table it returns a mean |ΔRT| of 0.0097 min for a true
 0.0045), so the fit leaves it out.
 
     python bench/fragment_law.py                      # the lab's sample

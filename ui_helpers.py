@@ -17,9 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from ganglioside import charts
-from ganglioside.jobs import BackgroundWorker, SynchronousExecutor
+from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor
 from ganglioside.result import AnalysisResult
-from ganglioside.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
+from ganglioside.runs.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
 
 # Page files, for st.switch_page / st.page_link (paths relative to app.py).
 ANALYZE_PAGE = "app_pages/analyze.py"

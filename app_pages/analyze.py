@@ -12,7 +12,7 @@ from ganglioside.errors import InputError, ParameterError
 from ganglioside.params import ALGORITHM_VERSIONS, PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
 from ganglioside.preprocess import preprocess
 from ganglioside.reader import list_sheets, read_table
-from ganglioside.store import DuplicateRunError
+from ganglioside.runs.store import DuplicateRunError
 
 DEMO_ROWS = 300
 DEMO_FILE_NAME = "demo_gangliosides.csv"

@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 import ui_helpers as ui
-from ganglioside.jobs import retention_days_from_env
+from ganglioside.runs.executors import retention_days_from_env
 from ganglioside.params import PARAMETER_SPECS
-from ganglioside.store import STATUSES, RunStateError
+from ganglioside.runs.store import STATUSES, RunStateError
 
 COUNT_COLUMNS = {"total_rows": "Rows", "valid": "Valid", "outlier": "Outliers",
                  "fragment": "Fragments", "unverified": "Unverified", "invalid": "Invalid"}

@@ -12,7 +12,7 @@ import streamlit as st
 
 import ui_helpers as ui
 from ganglioside import charts, export
-from ganglioside.status import STATUSES
+from ganglioside.rules.status import STATUSES
 
 SUMMARY_CARDS = (  # (summary key, label, help)
     ("total_rows", "Rows", "Data rows in the table."),

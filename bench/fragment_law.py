@@ -42,7 +42,7 @@ from scipy import optimize, stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ganglioside import AnalysisParams, read_table  # noqa: E402
-from ganglioside.fragments import rule5_candidates  # noqa: E402
+from ganglioside.rules.fragments import rule5_candidates  # noqa: E402
 from ganglioside.preprocess import preprocess  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "testwork_user.csv"

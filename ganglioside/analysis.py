@@ -14,18 +14,18 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .chemistry import chemistry_warnings, run_checks
-from .fragment_model import judge_fragments
-from .fragments import rule5_candidates, run_rule5
-from .isomers import isomer_summary, run_rules_2_3
-from .oacetylation import run_rule4
+from .rules.chemistry import chemistry_warnings, run_checks
+from .rules.fragment_model import judge_fragments
+from .rules.fragments import rule5_candidates, run_rule5
+from .rules.isomers import isomer_summary, run_rules_2_3
+from .rules.oacetylation import run_rule4
 from .params import AnalysisParams
 from .preprocess import preprocess
 from .reader import InputTable, table_from_frame
 from .result import AnalysisResult
-from .rule1_regression import run_rule1
-from .rule1_pooled import V2_RULE1_COLUMNS, judge_v2
-from .status import confidence, final_status, reasons, summarize
+from .rules.rule1_regression import run_rule1
+from .rules.rule1_pooled import V2_RULE1_COLUMNS, judge_v2
+from .rules.status import confidence, final_status, reasons, summarize
 
 ALGORITHM_VERSION = "2.0"
 """The newest algorithm, the default; ``AnalysisParams(algorithm_version="1.0")`` gives 1.0."""

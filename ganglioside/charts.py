@@ -17,7 +17,7 @@ import pandas as pd
 
 from .composition import CATEGORY_COLOURS, category_counts, modifier_row_counts
 from .result import AnalysisResult
-from .status import STATUSES
+from .rules.status import STATUSES
 
 MAX_POINTS = 5000
 WIDTH = 560

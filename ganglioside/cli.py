@@ -20,11 +20,11 @@ from . import export
 from .analysis import analyze
 from .demo import make_demo_table
 from .errors import GangliosideError
-from .jobs import BackgroundWorker, retention_days_from_env
+from .runs.executors import BackgroundWorker, retention_days_from_env
 from .params import ALGORITHM_VERSIONS, PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
 from .reader import read_table
 from .result import AnalysisResult
-from .store import STATUSES, RunRecord, RunStore
+from .runs.store import STATUSES, RunRecord, RunStore
 
 USAGE_ERROR = 2
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganglioside.jobs import SynchronousExecutor
+from ganglioside.runs.executors import SynchronousExecutor
 from ganglioside.params import AnalysisParams
-from ganglioside.store import RunStore
+from ganglioside.runs.store import RunStore
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

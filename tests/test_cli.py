@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from ganglioside import analyze, read_table
 from ganglioside.cli import main
 from ganglioside.params import PARAMETER_SPECS
-from ganglioside.store import RunStore
+from ganglioside.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ganglioside.params import AnalysisParams
-from ganglioside.store import RunStore
+from ganglioside.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "testwork_small.csv"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ganglioside.store import WORKER_DIED_MESSAGE, RunStore
+from ganglioside.runs.store import WORKER_DIED_MESSAGE, RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "testwork_user.csv"

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganglioside.fragment_model import (DEFAULT_MODEL, DetectionLimit, PairEvidence,
+from ganglioside.rules.fragment_model import (DEFAULT_MODEL, DetectionLimit, PairEvidence,
                                          _most_fragmented, fit_fragment_model, pair_evidence)
-from ganglioside.fragments import Candidates
+from ganglioside.rules.fragments import Candidates
 
 ON_LINE, OFF_LINE = 4.0, 0.03  # RT densities (per min) of a peak on its line / misidentified
 VOLUME_DENSITY = 0.2

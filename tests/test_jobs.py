@@ -11,10 +11,10 @@ import pytest
 
 from ganglioside import analyze, read_table
 from ganglioside.export import result_from_json, to_json
-from ganglioside.jobs import (BackgroundWorker, SynchronousExecutor, retention_days_from_env,
-                              run_job)
+from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor, retention_days_from_env
+from ganglioside.runs.job import run_job
 from ganglioside.params import AnalysisParams
-from ganglioside.store import RunStore
+from ganglioside.runs.store import RunStore
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SAMPLE = DATA / "testwork_user.csv"

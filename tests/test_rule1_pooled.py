@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ganglioside.rule1_pooled import anchor_isomer_rank, densest_line, robust_scale
+from ganglioside.rules.rule1_pooled import anchor_isomer_rank, densest_line, robust_scale
 
 
 def test_each_names_anchors_are_ranked_by_rt_and_other_peaks_rank_first():

@@ -12,7 +12,7 @@ import pytest
 
 from ganglioside.errors import ParameterError
 from ganglioside.params import AnalysisParams
-from ganglioside.store import (WORKER_DIED_MESSAGE, ClaimLostError, DuplicateRunError,
+from ganglioside.runs.store import (WORKER_DIED_MESSAGE, ClaimLostError, DuplicateRunError,
                                RunNotFoundError, RunStateError, RunStore)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -18,7 +18,7 @@ from ganglioside import analyze, read_table
 from ganglioside.export import result_from_json, result_tables, to_json
 from ganglioside.params import AnalysisParams
 from ganglioside.result import AnalysisResult, AnalysisWarning
-from ganglioside.store import RunStore
+from ganglioside.runs.store import RunStore
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -13,7 +13,7 @@ from browser_support import DATA, REPO, Server, shot, wait_idle
 from playwright.sync_api import expect
 
 from ganglioside.params import AnalysisParams
-from ganglioside.store import RunStore
+from ganglioside.runs.store import RunStore
 from tests.sample_runs import completed_run
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import APP, TIMEOUT
-from ganglioside.store import RunStore
+from ganglioside.runs.store import RunStore
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import pytest
 from apptest_support import (DATA, by_key, completed_run, no_exception, open_page, raw_texts,
                              sample_bytes, table_with, texts)
 
-from ganglioside.jobs import SynchronousExecutor
+from ganglioside.runs.executors import SynchronousExecutor
 from ganglioside.params import ALGORITHM_VERSIONS, AnalysisParams
 
 

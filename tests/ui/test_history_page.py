@@ -3,7 +3,7 @@
 from apptest_support import (by_key, completed_run, no_exception, open_page, page_links,
                              table_with, texts)
 
-from ganglioside.jobs import SynchronousExecutor
+from ganglioside.runs.executors import SynchronousExecutor
 from ganglioside.params import AnalysisParams
 
 

@@ -6,7 +6,7 @@ from apptest_support import (by_key, completed_run, no_exception, open_page, pag
                              raw_texts, sample_bytes, table_with, texts)
 
 import ui_helpers as ui
-from ganglioside.store import RunStore
+from ganglioside.runs.store import RunStore
 
 CARDS = {"Rows": "total_rows", "Anchors": "anchors", "Valid": "valid", "Outliers": "outlier",
          "Fragments": "fragment", "Unverified": "unverified", "Invalid": "invalid"}
@@ -220,7 +220,7 @@ def test_waiting_run_shows_progress(app, store):
 
 
 def test_failed_run_explains_why_and_offers_to_run_again(app, store):
-    from ganglioside.jobs import SynchronousExecutor
+    from ganglioside.runs.executors import SynchronousExecutor
 
     run_id = store.create_run(b"Name,RT\n", "empty.csv")
     SynchronousExecutor(store).submit(run_id)

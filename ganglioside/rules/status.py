@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .params import AnalysisParams
+from ..params import AnalysisParams
 from .rule1_pooled import p_correct
 
 STATUSES = ("valid", "outlier", "fragment", "unverified", "invalid")

@@ -35,10 +35,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import GangliosideError
-from .export import result_from_json, result_tables, to_json
-from .params import AnalysisParams
-from .result import AnalysisResult
+from ..errors import GangliosideError
+from ..export import result_from_json, result_tables, to_json
+from ..params import AnalysisParams
+from ..result import AnalysisResult
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 ACTIVE_STATUSES = ("pending", "processing")

@@ -53,11 +53,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .formatting import first_items, fixed3, signed3
+from ..formatting import first_items, fixed3, signed3
 from .grouping import RowArrays, frame_of, in_row_order, pick, positions_by
 from .isomers import name_codes
-from .params import AnalysisParams
-from .result import AnalysisWarning
+from ..params import AnalysisParams
+from ..result import AnalysisWarning
 
 ISOMER_SERIES = ("GD1", "GT1", "GQ1", "GM1")
 SERIES_MIN_TAILS = 3

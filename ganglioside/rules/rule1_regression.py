@@ -17,10 +17,10 @@ from sklearn.linear_model import BayesianRidge
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
 
-from .formatting import as_set, fixed3, first_items, signed3
+from ..formatting import as_set, fixed3, first_items, signed3
 from .grouping import RowArrays, in_row_order, pick, positions_by
-from .params import AnalysisParams
-from .result import AnalysisWarning
+from ..params import AnalysisParams
+from ..result import AnalysisWarning
 
 PREDICTORS = (("Log P", "log_p", "Log P"), ("carbons", "carbons", "carbons"),
               ("double_bonds", "double_bonds", "double bonds"))

@@ -71,10 +71,10 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .formatting import fixed3, signed3
+from ..formatting import fixed3, signed3
 from .fragments import Candidates, anchor_fragment_warnings, rule5_columns
-from .params import AnalysisParams
-from .result import AnalysisWarning
+from ..params import AnalysisParams
+from ..result import AnalysisWarning
 from .rule1_pooled import MISID_SPAN, normal_density, p_correct, rt_density
 
 DECISION = 0.5

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .formatting import first_items, signed3
+from ..formatting import first_items, signed3
 from .grouping import positions_by
-from .params import AnalysisParams
-from .result import AnalysisWarning
+from ..params import AnalysisParams
+from ..result import AnalysisWarning
 
 EPSILON = 1e-9
 EVENT_COLUMNS = ["event_id", "tail", "parent_row_id", "parent_name", "fragment_row_ids",

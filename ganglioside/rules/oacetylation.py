@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .formatting import as_set, signed3
+from ..formatting import as_set, signed3
 from .grouping import group_codes
-from .params import AnalysisParams
+from ..params import AnalysisParams
 
 OAC_COLUMNS = ["oac_row_id", "oac_name", "oac_count", "base_row_id", "base_name", "rt_oac",
                "rt_base", "rt_shift", "verdict", "note"]

@@ -1,41 +1,27 @@
-"""Executing stored runs: the job function, a synchronous executor and the background worker.
+"""Executors: who runs the job function (``job.run_job``) for a submitted run.
 
-``run_job(store, run_id)`` is the whole job: a distributed task queue could call it as is. The
-dashboard creates one ``BackgroundWorker`` per server process; ``python -m ganglioside worker``
-runs the same worker on its own. Any number of them may share one database: runs are claimed
-atomically in the order they were created, so each is executed once.
+``SynchronousExecutor`` runs it inside ``submit`` (tests, scripts). The dashboard creates one
+``BackgroundWorker`` per server process; ``python -m ganglioside worker`` runs the same worker on
+its own. Any number of them may share one database: runs are claimed atomically in the order they
+were created, so each is executed once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
-from typing import Iterator, Protocol
+from typing import Protocol
 
-from .analysis import analyze as analyze_table
-from .errors import AnalysisCancelled, GangliosideError
-from .params import AnalysisParams
-from .reader import read_table
-from .result import AnalysisResult
-from .store import Claim, ClaimLostError, RunStore
+from .job import AnalyzeFunction, execute_claim, run_job, worker_name
+from .store import RunStore
 
 RETENTION_ENV_VAR = "GANGLIOSIDE_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30.0
-CANCELLED_MESSAGE = "Cancelled on request."
-
-AnalyzeFunction = Callable[..., AnalysisResult]
 
 log = logging.getLogger(__name__)
-
-
-class WorkerStopping(Exception):
-    """Raised from the progress callback when the worker shuts down: the run goes back to the
-    queue instead of failing."""
 
 
 def retention_days_from_env() -> float:
@@ -48,110 +34,6 @@ def retention_days_from_env() -> float:
     except ValueError:
         raise ValueError(f"{RETENTION_ENV_VAR} = {text!r} is not a number of days") from None
     return max(days, 0.0)
-
-
-def worker_name() -> str:
-    """Who holds a claim: host, process and thread, for diagnosing stuck runs."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
-
-
-def run_job(store: RunStore, run_id: str, analyze: AnalyzeFunction | None = None,
-            heartbeat_interval: float = 5.0) -> str | None:
-    """Execute one pending run to its end; return its final status.
-
-    Returns None without doing anything when the run is no longer pending (another worker took
-    it, or it was cancelled before it started).
-    """
-    claim = store.claim_run(run_id, worker=worker_name())
-    if claim is None:
-        return None
-    return execute_claim(store, claim, analyze, heartbeat_interval)
-
-
-def execute_claim(store: RunStore, claim: Claim, analyze: AnalyzeFunction | None = None,
-                  heartbeat_interval: float = 5.0,
-                  stopping: threading.Event | None = None) -> str | None:
-    """Run a claimed run and record completed / failed / cancelled; return that status.
-
-    ``stopping``, when set during the run, puts the run back in the queue at its next progress
-    step (returns "pending"). Returns None if the claim was lost to stale-run recovery.
-    """
-    try:
-        with _heartbeat(store, claim, heartbeat_interval):
-            _analyze_run(store, claim, analyze or analyze_table, stopping)
-        return "completed"
-    except ClaimLostError:
-        log.warning("run %s was taken over while this worker ran it", claim.run_id)
-        return None
-    except WorkerStopping:
-        return _record_end(store.release_run, claim, "pending")
-    except AnalysisCancelled:
-        return _record_end(store.cancel_run, claim, "cancelled")
-    except Exception as error:  # every other failure is the run's, reported to the user
-        if not isinstance(error, GangliosideError):
-            log.exception("run %s failed", claim.run_id)
-        return _record_end(lambda c: store.fail_run(c, describe_error(error)), claim, "failed")
-
-
-def describe_error(error: BaseException) -> str:
-    """The text a user sees for a failed run: our own errors as they are, others with type."""
-    if isinstance(error, GangliosideError):
-        return str(error)
-    return f"Unexpected error ({type(error).__name__}): {error}"
-
-
-def _record_end(record: Callable[[Claim], None], claim: Claim, status: str) -> str | None:
-    try:
-        record(claim)
-    except ClaimLostError:
-        return None
-    return status
-
-
-def _analyze_run(store: RunStore, claim: Claim, analyze: AnalyzeFunction,
-                 stopping: threading.Event | None) -> None:
-    saved = []
-
-    def save(result: AnalysisResult) -> None:
-        store.complete_run(claim, result)
-        saved.append(True)
-
-    def progress(fraction: float, step: str, message: str) -> None:
-        if stopping is not None and stopping.is_set() and not saved:
-            raise WorkerStopping()
-        if store.report_progress(claim, fraction, step, message):
-            raise AnalysisCancelled(CANCELLED_MESSAGE)
-
-    record = store.get_run(claim.run_id)
-    progress(0.0, "read", "Reading the input file…")
-    table = read_table(store.load_input(claim.run_id), record.file_name, record.sheet)
-    params = AnalysisParams.from_dict(record.parameters)
-    result = analyze(table, params, progress=progress, save=save)
-    if not saved:
-        save(result)
-
-
-@contextmanager
-def _heartbeat(store: RunStore, claim: Claim, interval: float) -> Iterator[None]:
-    """Keep the claim's heartbeat fresh from a side thread, also during long steps."""
-    done = threading.Event()
-
-    def beat() -> None:
-        while not done.wait(interval):
-            try:
-                store.heartbeat(claim)
-            except ClaimLostError:
-                return
-            except Exception:  # a failed beat must not kill the run; the next one may succeed
-                log.exception("heartbeat of run %s failed", claim.run_id)
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{claim.run_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
 
 
 class Executor(Protocol):

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .formatting import first_items
+from ..formatting import first_items
 from .grouping import group_codes, grouped_median, run_numbers
-from .result import AnalysisWarning
+from ..result import AnalysisWarning
 
 CHECK_COLUMNS = ["check", "subject", "n", "value", "expected", "flagged", "note"]
 CATEGORY_ORDER = {"GP": 0, "GQ": 1, "GT": 2, "GD": 3, "GM": 4, "GA": 5}

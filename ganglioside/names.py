@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import NameParseError
+from .limits import MAX_CARBONS, MAX_DOUBLE_BONDS, MAX_MODIFIER_COUNT, MAX_OXYGENS
 
 SIALIC_CODES = "AMDTQP"  # index = number of sialic acids of the core
 UNKNOWN_CATEGORY = "Unknown"
@@ -109,13 +110,15 @@ def _parse_modifier(text: str) -> tuple[str, int]:
         raise NameParseError("empty modifier")
     match = _MODIFIER.fullmatch(text)
     count_text, mod_name = match["count"], match["name"]
-    if count_text and int(count_text) < 1:
+    if count_text and not count_text.strip("0"):
         raise NameParseError("modifier count must be at least 1")
     if not mod_name:
         raise NameParseError(f"modifier '{text}' has no name")
     if not _MODIFIER_NAME.fullmatch(mod_name):
         raise NameParseError(f"modifier '{text}' is not a count followed by a name")
-    return mod_name, int(count_text) if count_text else 1
+    if not count_text:
+        return mod_name, 1
+    return mod_name, _bounded(count_text, MAX_MODIFIER_COUNT, f"modifier '{text}': count")
 
 
 def _parse_lipid(lipid: str) -> tuple[int, int, int | None]:
@@ -126,9 +129,24 @@ def _parse_lipid(lipid: str) -> tuple[int, int, int | None]:
         raise NameParseError(f"lipid part '{lipid}' is not a:b;Ox")
     oxygen_counts = [_part_oxygens(match, lipid) for match in matches]
     known = [count for count in oxygen_counts if count is not None]
-    return (sum(int(match["carbons"]) for match in matches),
-            sum(int(match["double_bonds"]) for match in matches),
-            sum(known) if known else None)
+    carbons = sum(_bounded(match["carbons"], MAX_CARBONS, "carbons") for match in matches)
+    double_bonds = sum(_bounded(match["double_bonds"], MAX_DOUBLE_BONDS, "double bonds")
+                       for match in matches)
+    oxygens = sum(known) if known else None
+    _bounded(str(carbons), MAX_CARBONS, "carbons")  # the two chains of a species together
+    _bounded(str(double_bonds), MAX_DOUBLE_BONDS, "double bonds")
+    _bounded(str(oxygens or 0), MAX_OXYGENS, "oxygens")
+    return carbons, double_bonds, oxygens
+
+
+def _bounded(digits: str, limit: int, what: str) -> int:
+    """The decimal number ``digits``; NameParseError if it exceeds ``limit`` (limits.py): a
+    chemically impossible count is an input problem, never an overflow further on."""
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(limit)) or int(digits) > limit:
+        shown = significant if len(significant) <= 20 else f"{significant[:20]}…"
+        raise NameParseError(f"{what} {shown} is more than {limit}")
+    return int(digits)
 
 
 def _part_oxygens(match: re.Match, lipid: str) -> int | None:
@@ -141,6 +159,6 @@ def _part_oxygens(match: re.Match, lipid: str) -> int | None:
         return None
     if oxygens == "":
         return 1
-    if int(oxygens) < 1:
+    if not oxygens.strip("0"):
         raise NameParseError(f"lipid part '{lipid}' is not a:b;Ox")
-    return int(oxygens)
+    return _bounded(oxygens, MAX_OXYGENS, "oxygens")

@@ -41,20 +41,17 @@ def preprocess(table: InputTable) -> Preprocessed:
     parsed_names = [parsed_by_name[name] for name in unique_names]
     fields = _name_fields(parsed_names)
 
-    rows = pd.DataFrame({"row_id": np.arange(len(frame), dtype="int64"),
-                         "line": frame["line"].to_numpy(dtype="int64")})
-    for column in INPUT_COLUMNS:
-        rows[column] = checked.values[column].reset_index(drop=True)
-    for column in table.extra_columns:
-        rows[column] = frame[column].reset_index(drop=True)
-    rows["input_problems"] = checked.problems.reset_index(drop=True)
-    for column, values in fields.items():
-        if column.startswith("_"):
-            continue
-        rows[column] = _spread(values, codes)
-    rows["_eligible"] = eligible
-    for column in ("_neutral_core", "_non_oac_key"):
-        rows[column] = _spread(fields[column], codes)
+    columns = {"row_id": np.arange(len(frame), dtype="int64"),
+               "line": frame["line"].to_numpy(dtype="int64")}
+    columns |= {column: checked.values[column].reset_index(drop=True) for column in INPUT_COLUMNS}
+    columns |= {column: frame[column].reset_index(drop=True) for column in table.extra_columns}
+    columns["input_problems"] = checked.problems.reset_index(drop=True)
+    columns |= {column: _spread(values, codes) for column, values in fields.items()
+                if not column.startswith("_")}
+    columns["_eligible"] = eligible
+    columns |= {column: _spread(fields[column], codes)
+                for column in ("_neutral_core", "_non_oac_key")}
+    rows = pd.DataFrame(columns)  # built at once: linear in the number of extra columns
 
     modifier_counts = _modifier_counts(parsed_names, codes)
     warnings = [*table.warnings, *_invalid_rows_warning(rows),

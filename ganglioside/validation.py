@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+from .limits import IMPLAUSIBLE_COLUMN_SHARE, MAX_ABS_LOG_P, MAX_RT_MINUTES, MAX_VOLUME
+
 NAME_MAX_LENGTH = 256
 ANCHOR_TRUE = frozenset({"t", "true", "1", "yes", "y"})
 ANCHOR_FALSE = frozenset({"f", "false", "0", "no", "n"})
@@ -25,6 +27,10 @@ UNICODE_MINUS = "\u2212"
 INPUT_COLUMNS = ("Name", "RT", "Volume", "Log P", "Anchor")
 
 _FLOAT_MAX = sys.float_info.max
+_FEWEST_JUDGED = 3  # a column of one or two numbers is judged row by row only
+_RANGES = {"RT": f"retention times lie in 0-{MAX_RT_MINUTES:g} min",
+           "Volume": f"peak volumes lie in 0-{MAX_VOLUME:g}",
+           "Log P": f"Log P lies within ±{MAX_ABS_LOG_P:g}"}
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _CELL_TEXT, _CELL_NUMBER, _CELL_EMPTY, _CELL_BOOL, _CELL_OTHER = range(5)
 
@@ -146,11 +152,11 @@ def check_cells(frame: pd.DataFrame, decimal_comma: bool = False,
     anchor = parse_anchors(frame["Anchor"])
     notes = [
         _name_notes(names, name_error),
-        _number_notes("RT", rt, required=True, negative_note="is not positive",
-                      bad_value=rt.values <= 0),
-        _number_notes("Volume", volume, required=False, negative_note="is negative",
-                      bad_value=volume.values < 0),
-        _number_notes("Log P", log_p, required=True),
+        _number_notes("RT", rt, required=True, ranges=_range_checks("RT", rt.values)),
+        _number_notes("Volume", volume, required=False,
+                      ranges=_range_checks("Volume", volume.values)),
+        _number_notes("Log P", log_p, required=True,
+                      ranges=_range_checks("Log P", log_p.values)),
         _anchor_notes(anchor),
     ]
     problems = _join_notes(lines, notes)
@@ -162,6 +168,46 @@ def check_cells(frame: pd.DataFrame, decimal_comma: bool = False,
         "Anchor": anchor.values.astype(object),
     }, index=frame.index)
     return CheckedCells(values=values, problems=problems)
+
+
+def implausible_columns(frame: pd.DataFrame, decimal_comma: bool = False) -> list[str]:
+    """Structural problems: RT, Volume or Log P columns most of whose numbers are out of range.
+
+    One absurd value is a row problem (2.5); a column that is mostly out of range holds
+    something else (RT in seconds, peak areas under the RT header), and analysing it row by row
+    would only mark the whole table invalid, so the table is refused with a sentence that says
+    what the column seems to hold."""
+    numbers = {column: parse_numbers(frame[column], decimal_comma)
+               for column in ("RT", "Volume", "Log P")}
+    problems = []
+    for column, parsed in numbers.items():
+        present = ~parsed.missing & ~parsed.invalid
+        values = parsed.values.to_numpy()[present]
+        bad = out_of_range(column, values)
+        if len(values) >= _FEWEST_JUDGED and bad.sum() > IMPLAUSIBLE_COLUMN_SHARE * len(values):
+            problems.append(_implausible_text(column, int(bad.sum()), values, numbers))
+    return problems
+
+
+def _implausible_text(column: str, bad: int, values: np.ndarray,
+                      numbers: dict[str, ParsedColumn]) -> str:
+    median = float(np.median(values))
+    text = (f"column {column}: {bad:,} of its {len(values):,} numbers are out of range "
+            f"(median {median:.6g}; {_RANGES[column]})")
+    if column != "RT":
+        return text
+    others = [other for other in ("Volume", "Log P") if _look_like_rt(numbers[other])]
+    if median > MAX_RT_MINUTES and others:
+        return text + (f": the {others[0]} column holds numbers like retention times: are the "
+                       f"RT and {others[0]} headers swapped?")
+    if median > MAX_RT_MINUTES:
+        return text + ": RT must be in minutes (is it in seconds, or a peak area?)"
+    return text
+
+
+def _look_like_rt(parsed: ParsedColumn) -> bool:
+    values = parsed.values.to_numpy()[~parsed.missing & ~parsed.invalid]
+    return len(values) > 0 and not out_of_range("RT", values).mean() > IMPLAUSIBLE_COLUMN_SHARE
 
 
 def cell_texts(column: pd.Series, strip: bool = False) -> np.ndarray:
@@ -266,19 +312,42 @@ def _name_notes(names: pd.Series, name_error: Callable[[str], str | None] | None
     return notes
 
 
+def out_of_range(column_name: str, values: np.ndarray) -> np.ndarray:
+    """Where a parsed RT, Volume or Log P lies outside its range (spec 2.4 and limits.py)."""
+    with np.errstate(invalid="ignore"):
+        bad = np.zeros(len(values), dtype=bool)
+        for mask, _ in _range_checks(column_name, values):
+            bad |= mask
+    return bad
+
+
+def _range_checks(column_name: str, values: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    """(mask, note) of each range a column's numbers must lie in: the spec's lower bounds, and
+    the upper bounds of limits.py that no lab value reaches (README, Input)."""
+    values = np.asarray(values, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        if column_name == "RT":
+            return [(values <= 0, "is not positive"),
+                    (values > MAX_RT_MINUTES, f"is above {MAX_RT_MINUTES:g} min (24 h): "
+                                              "not a retention time in minutes")]
+        if column_name == "Volume":
+            return [(values < 0, "is negative"),
+                    (values > MAX_VOLUME, f"is above {MAX_VOLUME:g}")]
+        return [(np.abs(values) > MAX_ABS_LOG_P, f"is outside ±{MAX_ABS_LOG_P:g}")]
+
+
 def _number_notes(column_name: str, parsed: ParsedColumn, required: bool,
-                  negative_note: str | None = None, bad_value: np.ndarray | None = None
-                  ) -> np.ndarray:
+                  ranges: list[tuple[np.ndarray, str]]) -> np.ndarray:
     notes = _empty_notes(len(parsed.missing))
     if required:
         notes[parsed.missing] = f"{column_name}: missing"
     if parsed.invalid.any():
         texts = parsed.invalid_texts()
         notes[parsed.invalid] = f"{column_name}: '" + texts + "' is not a number"
-    if negative_note is not None:
-        out_of_range = np.asarray(bad_value, dtype=bool) & ~parsed.missing & ~parsed.invalid
-        notes[out_of_range] = [f"{column_name}: {number_text(value)} {negative_note}"
-                               for value in parsed.values[out_of_range]]
+    for mask, note in ranges:
+        bad = np.asarray(mask, dtype=bool) & ~parsed.missing & ~parsed.invalid
+        notes[bad] = [f"{column_name}: {number_text(value)} {note}"
+                      for value in parsed.values[bad]]
     return notes
 
 

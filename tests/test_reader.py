@@ -269,7 +269,8 @@ def test_legacy_xls_and_broken_xlsx_are_input_errors():
     plain_zip = io.BytesIO()
     with zipfile.ZipFile(plain_zip, "w") as archive:
         archive.writestr("table.csv", HEADER)
-    assert "not a readable XLSX" in problems_of(plain_zip.getvalue(), "zip.xlsx")[0]
+    assert problems_of(plain_zip.getvalue(), "zip.xlsx") == [
+        "this is a zip archive, not an Excel workbook"]
 
 
 @settings(max_examples=150, deadline=None)
@@ -326,9 +327,28 @@ def test_xlsx_named_sheet_and_sheet_list():
                                                                        3, "T"]]})
     assert list_sheets(data) == ["First", "Peaks"]
     assert read_table(data, "b.xlsx", sheet="Peaks").frame["Name"].tolist() == ["GD1(36:1;O2)"]
-    assert problems_of(data, "b.xlsx")[0].startswith("missing required columns")
     assert problems_of(data, "b.xlsx", sheet="Nope") == [
         "sheet 'Nope' not found (sheets: 'First', 'Peaks')"]
+
+
+def test_xlsx_without_a_chosen_sheet_reads_the_one_sheet_with_the_columns():
+    data = xlsx_bytes({"First": [["nothing"]], "Peaks": [XLSX_HEADER, ["GD1(36:1;O2)", 1, 2,
+                                                                       3, "T"]]})
+    table = read_table(data, "b.xlsx")
+    assert table.frame["Name"].tolist() == ["GD1(36:1;O2)"]
+    [warning] = table.warnings
+    assert (warning.code, warning.severity) == ("sheet_chosen", "info")
+    assert "'Peaks'" in warning.message and "'First'" in warning.message
+
+
+def test_xlsx_sheet_without_the_columns_names_the_sheets_that_have_them():
+    row = ["GD1(36:1;O2)", 1, 2, 3, "T"]
+    data = xlsx_bytes({"First": [["nothing"]], "A": [XLSX_HEADER, row], "B": [XLSX_HEADER, row]})
+    missing, hint = problems_of(data, "b.xlsx")
+    assert missing.startswith("missing required columns")
+    assert "sheets 'A' and 'B' have them" in hint and "Worksheet" in hint and "--sheet" in hint
+    one = xlsx_bytes({"First": [["nothing"]], "Peaks": [XLSX_HEADER, row]})
+    assert "sheet 'Peaks' has them" in problems_of(one, "b.xlsx", sheet="First")[1]
 
 
 def test_list_sheets_of_csv_is_empty():

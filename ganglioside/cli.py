@@ -148,17 +148,19 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     result = analyze(table, params, progress=_print_progress)
     out = args.out or Path(f"{args.input.stem}_results")
     out.mkdir(parents=True, exist_ok=True)
-    outputs = {"compounds.csv": export.to_csv, "regression.csv": _regression_csv,
-               "results.xlsx": export.to_xlsx, "results.json": export.to_json}
-    for file_name, build in outputs.items():
-        (out / file_name).write_bytes(build(result))
+    outputs = {"compounds.csv": export.write_csv, "regression.csv": _write_regression_csv,
+               "results.xlsx": export.write_xlsx, "results.json": export.write_json}
+    for file_name, write in outputs.items():
+        _print_progress(1.0, "export", f"Writing {file_name}…")
+        with open(out / file_name, "wb") as stream:  # streamed: no export is held in memory
+            write(result, stream)
     print(summary_paragraph(result, args.input.name, out))
     return 0
 
 
-def _regression_csv(result: AnalysisResult) -> bytes:
+def _write_regression_csv(result: AnalysisResult, stream) -> None:
     """The regression table (13.2) through the rows exporter, so it gets the same CSV rules."""
-    return export.to_csv(replace(result, rows=result.groups))
+    export.write_csv(replace(result, rows=result.groups), stream)
 
 
 def _print_progress(fraction: float, step: str, message: str) -> None:

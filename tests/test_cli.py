@@ -202,13 +202,14 @@ def test_worker_process_runs_queued_runs_and_stops_cleanly_on_sigterm(db):
 def test_regression_csv_has_the_formula_guard_of_the_exports():
     from dataclasses import replace
 
-    from ganglioside.cli import _regression_csv
+    from ganglioside.cli import _write_regression_csv
 
     result = analyze(read_table(DATA / "testwork_small.csv"))
     groups = result.groups.copy()
     groups.loc[0, "notes"] = "=HYPERLINK(\"http://x\")"
-    rows = list(csv.reader(io.StringIO(_regression_csv(replace(result, groups=groups))
-                                       .decode("utf-8-sig"))))
+    stream = io.BytesIO()
+    _write_regression_csv(replace(result, groups=groups), stream)
+    rows = list(csv.reader(io.StringIO(stream.getvalue().decode("utf-8-sig"))))
     assert rows[0] == list(groups.columns)
     assert rows[1][list(groups.columns).index("notes")] == "'=HYPERLINK(\"http://x\")"
     assert len(rows) == len(groups) + 1

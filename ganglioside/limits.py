@@ -10,12 +10,14 @@ from __future__ import annotations
 MAX_FILE_BYTES = 256 * 2**20
 """A peak table of 10^6 rows and 30 columns is about 200 MB as CSV (the app's upload limit)."""
 
-MAX_XLSX_EXPANDED_BYTES = 512 * 2**20
-"""Sum of the inflated parts of a workbook: 10^6 rows of 6 columns take about 200 MB of XML."""
+MAX_XLSX_EXPANDED_BYTES = 256 * 2**20
+"""Sum of the inflated parts of a workbook: 10^6 rows of 6 columns take about 200 MB of XML,
+which openpyxl reads in about 25 s (a larger table is read faster as CSV)."""
 
 MAX_XLSX_RATIO = 100
 """Inflated / compressed size of one workbook part. Sheets written by Excel, openpyxl or this
-project's exporter compress 3-15 times; zip bombs 1,000 times. Checked on parts over
+project's exporter compress 3-15 times (their row and cell numbers keep deflate from doing
+better); zip bombs 1,000 times. Checked on parts over
 ``XLSX_RATIO_CHECKED_FROM`` only, since a small part may compress any amount."""
 
 XLSX_RATIO_CHECKED_FROM = 2**20

@@ -472,7 +472,10 @@ def _xlsx_bodies(series: pd.Series, column: str) -> pa.Array:
         return _bool_texts(series, _TRUE_BODY, _FALSE_BODY)
     if _is_number_column(series):
         texts, finite = _number_texts(series)
-        return pc.if_else(pa.array(finite), _join("><v>", texts, "</v>"), _text_bodies(texts))
+        numbers = _join("><v>", texts, "</v>")
+        if not np.isinf(series.to_numpy(dtype=float, na_value=np.nan)).any():
+            return numbers  # the common case, without building text cells for none
+        return pc.if_else(pa.array(finite), numbers, _text_bodies(texts))
     values = series.to_numpy(dtype=object, na_value=None)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         return _text_bodies(pa.array(values, pa.string()))
@@ -515,8 +518,12 @@ def _xml_safe(data: bytes) -> bytes:
 def _display_width(series: pd.Series, column: str) -> int:
     """A readable column width: the longest of header and (first 1000) values, within 8-60."""
     sample = series.head(1000)
-    texts = _anchor_texts(sample) if column == "Anchor" else _texts(
-        sample.astype(object).where(sample.notna(), None))
+    if column == "Anchor":
+        texts = _anchor_texts(sample)
+    elif _is_number_column(sample):
+        texts = _number_texts(sample)[0]
+    else:
+        texts = _texts(sample.astype(object).where(sample.notna(), None))
     longest = pc.max(pc.utf8_length(texts)).as_py() or 0
     return min(60, max(8, len(str(column)), longest) + 2)
 

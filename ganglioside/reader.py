@@ -651,8 +651,7 @@ def _extra_columns(header: list[str], canonical_positions: dict[str, int],
     for name, columns in by_name.items():
         if len(columns) > 1:
             times = "twice" if len(columns) == 2 else f"{len(columns)} times"
-            problems.append(f"column '{name}' appears {times} "
-                            f"(columns {', '.join(map(str, columns))})")
+            problems.append(f"column '{name}' appears {times} (columns {first_items(columns)})")
     warnings = []
     if renamed:
         pairs = ", ".join(f"'{old}' -> '{new}'" for old, new in renamed)

@@ -1,0 +1,77 @@
+"""End-to-end cost of ``python -m ganglioside analyze`` per step (issue 13, item 7).
+
+One fresh process reads a CSV table, analyses it and writes the four export files as the command
+does, reporting after each step its wall time, the process's resident memory and its peak so far.
+
+    python bench/end_to_end.py --rows 1000000     # a demo table of that size (written first)
+    python bench/end_to_end.py --file peaks.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ganglioside import analyze, export, read_table  # noqa: E402
+from ganglioside.demo import make_demo_table  # noqa: E402
+
+
+def resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--rows", type=int, help="rows of a demo table")
+    source.add_argument("--file", type=Path, help="a CSV or XLSX table")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        path = args.file
+        if path is None:
+            path = out / f"demo_{args.rows}.csv"
+            make_demo_table(args.rows, seed=0).to_csv(path, index=False)
+        print(f"{'step':<16} {'seconds':>8} {'resident MB':>12} {'peak MB':>8}")
+        total = 0.0
+
+        def step(name: str, work):
+            nonlocal total
+            started = time.perf_counter()
+            value = work()
+            seconds = time.perf_counter() - started
+            total += seconds
+            print(f"{name:<16} {seconds:8.1f} {resident_mb():12.0f} {peak_mb():8.0f}", flush=True)
+            return value
+
+        table = step("read", lambda: read_table(path))
+        result = step("analyze", lambda: analyze(table))
+        writers = {"compounds.csv": export.write_csv,
+                   "regression.csv": lambda r, s: export.write_csv(replace(r, rows=r.groups), s),
+                   "results.xlsx": export.write_xlsx, "results.json": export.write_json}
+        for name, write in writers.items():
+            def work(write=write, name=name):
+                with open(out / name, "wb") as stream:
+                    write(result, stream)
+            step(name, work)
+        sizes = ", ".join(f"{p.name} {p.stat().st_size / 2**20:,.0f} MB"
+                          for p in sorted(out.iterdir()))
+        print(f"{'total':<16} {total:8.1f} {'':>12} {peak_mb():8.0f}")
+        print(f"rows {len(result.rows):,}; files: {sizes}")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,7 @@ import io
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ganglioside import limits
@@ -137,7 +137,8 @@ def test_utf16_without_byte_order_mark_is_recognised(encoding):
 
 
 @pytest.mark.parametrize("data, kind", [
-    (b"\x89PNG\r\n\x1a\n" + bytes(100), "a PNG image"), (b"%PDF-1.7\n" + bytes(50), "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(100), "a PNG image"),
+    (b"%PDF-1.7\n" + bytes(50), "a PDF document"),
     (b"\x1f\x8b\x08\x00" + bytes(50), "a gzip archive"),
     (bytes((i * 7919) % 256 for i in range(4096)), "binary data")])
 def test_binary_file_named_csv_says_what_it_looks_like(data, kind):
@@ -197,18 +198,22 @@ def test_fuzzed_files_are_read_or_refused_with_located_messages(data):
         assert len(rows) == table.source.data_rows > 0
 
 
+_PLAUSIBLE = st.floats(0.01, 60).map(lambda value: f"{value:.4g}")
 _NUMBERS = st.one_of(
+    *[_PLAUSIBLE] * 8,  # mostly numbers a lab writes, so most tables run
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(-10**30, 10**30).map(str),
     st.sampled_from(["", " ", "1e308", "-1e308", "1e-320", "0", "-0", "nan", "−2.5", "1,5",
                      "9.5", "10.2", "3.1", "0x10", "١٢"]))
 _NAMES = st.one_of(
+    st.sampled_from(["GM1(36:1;O2)", "GD1a(d18:1/18:0)", "GT1b+OAc(38:1;O2)"]),
     st.builds(lambda core, mods, carbons, bonds, oxygens: f"{core}{mods}({carbons}:{bonds};O"
               f"{oxygens})",
               st.sampled_from(["GM1", "GD1a", "GT1b", "GQ1bα", "Cer", "GD1A", ""]),
               st.sampled_from(["", "+OAc", "+2OAc", "+dHex", "+0OAc", "+99999999999OAc", "+"]),
               st.integers(0, 10**25), st.integers(0, 10**12), st.integers(0, 10**20)),
-    st.text(max_size=40))
+    st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=40))
+"""Control characters are left to the reader's fuzz test: here they would refuse most tables."""
 _ANCHORS = st.sampled_from(["T", "F", "true", "0", "", "maybe", "\u200bT"])
 
 
@@ -223,7 +228,9 @@ def test_fuzzed_tables_run_through_the_pipeline_and_exports(rows, version, rng: 
         table = read_table(data, "fuzz.csv")
     except InputError as error:
         assert all(map(is_located, error.problems)), error.problems
+        event("refused")
         return
+    event("analysed")
     result = analyze(table, AnalysisParams(algorithm_version=version))
     assert len(result.rows) == len(table.frame)
     csv_bytes = to_csv(result)

@@ -145,6 +145,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     params = params_from_args(args)
     _require_file(args.input)
     table = read_table(args.input, sheet=args.sheet)
+    for warning in table.warnings:
+        if warning.code == "sheet_chosen":  # the user asked for no sheet: say which was read
+            print(f"note: {warning.message}", file=sys.stderr)
     result = analyze(table, params, progress=_print_progress)
     out = args.out or Path(f"{args.input.stem}_results")
     out.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,7 @@ def child(argument: str) -> dict | None:
                               text=True, timeout=TIME_CAP, preexec_fn=_capped)
     except subprocess.TimeoutExpired:
         return None
+    sys.stderr.write(done.stderr[-20_000:])  # tracebacks of the mutations, a crash's last words
     lines = done.stdout.strip().splitlines()
     return json.loads(lines[-1]) if done.returncode == 0 and lines else None
 

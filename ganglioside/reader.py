@@ -272,12 +272,14 @@ class _Records:
         self.blank_lines = array.array("q")
         self.too_long_lines: list[int] = []
         self.short_records = False
+        self.count = 0  # records so far, blank ones (before the header too) included
         self.cells = 0
         self.long_cells: list[str] = []
         self.controls: list[str] = []
 
     def add(self, record: list | tuple, line: int) -> None:
-        if len(self.records) + len(self.blank_lines) >= limits.MAX_ROWS:
+        self.count += 1
+        if self.count > limits.MAX_ROWS + 1:  # the header and MAX_ROWS rows
             self._refuse(f"more than {limits.MAX_ROWS:,} rows (line {line}): the limit of a "
                          "table")
         if _blank_record(record):
@@ -411,7 +413,7 @@ def _check_package(raw: bytes, file_name: str | None) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             parts = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
+    except Exception as error:  # a damaged zip fails in many ways (BadZipFile, NotImplemented...)
         raise _unreadable_workbook(error, file_name) from None
     problems = []
     if len(parts) > limits.MAX_XLSX_PARTS:
@@ -534,7 +536,7 @@ def _unreadable_cell(raw: bytes, worksheet, line: int, error: Exception) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             xml = archive.read(path) if path else b""
-    except (KeyError, zipfile.BadZipFile):
+    except Exception:  # the sheet cannot be read again: the message names the row instead
         xml = b""
     for match in _CELL_ELEMENT.finditer(xml):
         attributes = dict(_ATTRIBUTE.findall(match[1]))

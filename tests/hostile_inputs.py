@@ -170,6 +170,15 @@ def lying_sizes(declared: int) -> bytes:
     return bytes(data)
 
 
+def unknown_zip_version() -> bytes:
+    """A workbook whose sheet needs a zip version no reader has (Python: NotImplementedError)."""
+    data = bytearray(xlsx_file([HEADER, ROW]))
+    name = b"xl/worksheets/sheet1.xml"
+    central = data.rfind(b"PK\x01\x02", 0, data.rfind(name))
+    struct.pack_into("<H", data, central + 6, 99)  # central directory: version needed
+    return bytes(data)
+
+
 def many_parts(count: int) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(xlsx_file([HEADER, ROW]))) as source, \
@@ -323,6 +332,8 @@ def _workbook_cases() -> Iterator[Case]:
     yield Case("zip declaring a huge part", "huge.xlsx",
                lying_sizes(limits.MAX_XLSX_EXPANDED_BYTES + 1), "refused")
     yield Case("too many parts", "parts.xlsx", lambda: many_parts(limits.MAX_XLSX_PARTS + 1),
+               "refused")
+    yield Case("zip needing an unknown version", "version.xlsx", unknown_zip_version(),
                "refused")
     yield Case("not a zip behind the zip magic", "bad.xlsx", b"PK\x03\x04" + bytes(100),
                "refused")

@@ -1,7 +1,8 @@
 """End-to-end cost of ``python -m ganglioside analyze`` per step (issue 13, item 7).
 
 One fresh process reads a CSV table, analyses it and writes the four export files as the command
-does, reporting after each step its wall time, the process's resident memory and its peak so far.
+does, reporting after each step its wall time, the process's resident memory and its peak so
+far.
 
     python bench/end_to_end.py --rows 1000000     # a demo table of that size (written first)
     python bench/end_to_end.py --file peaks.csv
@@ -14,13 +15,13 @@ import resource
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ganglioside import analyze, export, read_table  # noqa: E402
+from ganglioside import analyze, read_table  # noqa: E402
+from ganglioside.cli import EXPORT_FILES  # noqa: E402
 from ganglioside.demo import make_demo_table  # noqa: E402
 
 
@@ -59,10 +60,7 @@ def main() -> None:
 
         table = step("read", lambda: read_table(path))
         result = step("analyze", lambda: analyze(table))
-        writers = {"compounds.csv": export.write_csv,
-                   "regression.csv": lambda r, s: export.write_csv(replace(r, rows=r.groups), s),
-                   "results.xlsx": export.write_xlsx, "results.json": export.write_json}
-        for name, write in writers.items():
+        for name, write in EXPORT_FILES.items():
             def work(write=write, name=name):
                 with open(out / name, "wb") as stream:
                     write(result, stream)

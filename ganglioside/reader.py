@@ -617,6 +617,10 @@ def _canonical_positions(header: list[str], problems: list[str]) -> dict[str, in
         duplicates = positions.get(canonical, [])
         if len(duplicates) > 1:
             quoted = [f"'{header[position]}'" for position in duplicates]
+            if len(quoted) > _LOCATIONS_SHOWN:
+                columns = first_items([position + 1 for position in duplicates])
+                problems.append(f"{len(quoted):,} columns map to {canonical} (columns {columns})")
+                continue
             both = "both" if len(quoted) == 2 else "all"
             problems.append(f"columns {', '.join(quoted[:-1])} and {quoted[-1]} {both} map to "
                             f"{canonical}")

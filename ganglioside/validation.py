@@ -152,11 +152,9 @@ def check_cells(frame: pd.DataFrame, decimal_comma: bool = False,
     anchor = parse_anchors(frame["Anchor"])
     notes = [
         _name_notes(names, name_error),
-        _number_notes("RT", rt, required=True, ranges=_range_checks("RT", rt.values)),
-        _number_notes("Volume", volume, required=False,
-                      ranges=_range_checks("Volume", volume.values)),
-        _number_notes("Log P", log_p, required=True,
-                      ranges=_range_checks("Log P", log_p.values)),
+        _number_notes("RT", rt, required=True),
+        _number_notes("Volume", volume, required=False),
+        _number_notes("Log P", log_p, required=True),
         _anchor_notes(anchor),
     ]
     problems = _join_notes(lines, notes)
@@ -183,7 +181,7 @@ def implausible_columns(frame: pd.DataFrame, decimal_comma: bool = False) -> lis
     for column, parsed in numbers.items():
         present = ~parsed.missing & ~parsed.invalid
         values = parsed.values.to_numpy()[present]
-        bad = out_of_range(column, values)
+        bad = _out_of_range(column, values)
         if len(values) >= _FEWEST_JUDGED and bad.sum() > IMPLAUSIBLE_COLUMN_SHARE * len(values):
             problems.append(_implausible_text(column, int(bad.sum()), values, numbers))
     return problems
@@ -207,7 +205,7 @@ def _implausible_text(column: str, bad: int, values: np.ndarray,
 
 def _look_like_rt(parsed: ParsedColumn) -> bool:
     values = parsed.values.to_numpy()[~parsed.missing & ~parsed.invalid]
-    return len(values) > 0 and not out_of_range("RT", values).mean() > IMPLAUSIBLE_COLUMN_SHARE
+    return len(values) > 0 and _out_of_range("RT", values).mean() <= IMPLAUSIBLE_COLUMN_SHARE
 
 
 def cell_texts(column: pd.Series, strip: bool = False) -> np.ndarray:
@@ -312,7 +310,7 @@ def _name_notes(names: pd.Series, name_error: Callable[[str], str | None] | None
     return notes
 
 
-def out_of_range(column_name: str, values: np.ndarray) -> np.ndarray:
+def _out_of_range(column_name: str, values: np.ndarray) -> np.ndarray:
     """Where a parsed RT, Volume or Log P lies outside its range (spec 2.4 and limits.py)."""
     with np.errstate(invalid="ignore"):
         bad = np.zeros(len(values), dtype=bool)
@@ -336,16 +334,15 @@ def _range_checks(column_name: str, values: np.ndarray) -> list[tuple[np.ndarray
         return [(np.abs(values) > MAX_ABS_LOG_P, f"is outside ±{MAX_ABS_LOG_P:g}")]
 
 
-def _number_notes(column_name: str, parsed: ParsedColumn, required: bool,
-                  ranges: list[tuple[np.ndarray, str]]) -> np.ndarray:
+def _number_notes(column_name: str, parsed: ParsedColumn, required: bool) -> np.ndarray:
     notes = _empty_notes(len(parsed.missing))
     if required:
         notes[parsed.missing] = f"{column_name}: missing"
     if parsed.invalid.any():
         texts = parsed.invalid_texts()
         notes[parsed.invalid] = f"{column_name}: '" + texts + "' is not a number"
-    for mask, note in ranges:
-        bad = np.asarray(mask, dtype=bool) & ~parsed.missing & ~parsed.invalid
+    for mask, note in _range_checks(column_name, parsed.values):
+        bad = mask & ~parsed.missing & ~parsed.invalid
         notes[bad] = [f"{column_name}: {number_text(value)} {note}"
                       for value in parsed.values[bad]]
     return notes

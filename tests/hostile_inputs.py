@@ -207,6 +207,19 @@ def declared_dimension() -> bytes:
                             b'<dimension ref="A1:XFD1048576"')
 
 
+def entity_bomb() -> bytes:
+    """A sheet whose XML expands one entity into 10^9 characters ("billion laughs")."""
+    entities = b"".join(b'<!ENTITY e%d "%s">' % (level, b"&e%d;" % (level - 1) * 10)
+                        for level in range(1, 10))
+    doctype = b'<!DOCTYPE worksheet [<!ENTITY e0 "lollollollol">' + entities + b"]>"
+
+    def expand(xml: bytes) -> bytes:
+        body = xml.split(b"?>", 1)[1] if xml.startswith(b"<?xml") else xml
+        return doctype + body.replace(b"GD1(36:1;O2)", b"&e9;", 1)
+
+    return _rewrite_part(xlsx_file([HEADER, ROW]), "xl/worksheets/sheet1.xml", expand)
+
+
 def png() -> bytes:
     return (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + zlib.compress(bytes(range(256)) * 40))
 
@@ -300,6 +313,9 @@ def _size_cases(lines: list[str], header: list[str]) -> Iterator[Case]:
                csv_file(header, [rows[0], ['"' + rows[1][0]] + rows[1][1:]] + rows[2:]), None)
     yield Case("only delimiters", "commas.csv", b"," * 100_000, "refused")
     yield Case("a long line without delimiters", "line.csv", b"a" * 200_000, "refused")
+    yield Case("one input column under every header", "names.csv",
+               lambda: csv_file(["Name"] * (limits.MAX_COLUMNS - 4) + header[1:],
+                                [["x"] * (limits.MAX_COLUMNS - 4) + rows[0][1:]]), "refused")
     yield Case("a header repeated as extra columns", "dup.csv",
                csv_file(header + ["Note"] * 1000, [rows[0] + ["1"] * 1000]), "refused")
     yield Case("file over the size limit", "big.csv",
@@ -328,6 +344,7 @@ def _workbook_cases() -> Iterator[Case]:
                lambda: zip_bomb(4 * limits.XLSX_RATIO_CHECKED_FROM), "refused")
     yield Case("zip bomb (identical rows)", "rows.xlsx",
                lambda: rows_bomb(max(30_000, limits.MAX_ROWS * 2)), "refused")
+    yield Case("XML entity expansion (billion laughs)", "lol.xlsx", entity_bomb(), "refused")
     yield Case("zip that lies about its sizes", "lie.xlsx", lying_sizes(10), "refused")
     yield Case("zip declaring a huge part", "huge.xlsx",
                lying_sizes(limits.MAX_XLSX_EXPANDED_BYTES + 1), "refused")

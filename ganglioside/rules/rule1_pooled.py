@@ -195,6 +195,8 @@ def robust_scale(residual: np.ndarray) -> float:
         if scale == 0:
             break
         weight = p_correct(residual / scale, scale, share)
+        if not weight.sum() > 0:  # every residual far off the scale (absurd RTs): keep it
+            break
         updated = float(np.sqrt(weight @ residual ** 2 / weight.sum()))
         share = float(weight.mean())
         if abs(updated - scale) < SCALE_SETTLED:
@@ -241,17 +243,17 @@ def densest_line(u: np.ndarray, tails: np.ndarray, width: float, prior: float) -
 
     Offsets are binned at width/2; a candidate line is a bin with its two neighbours on each side,
     and its support is the number of distinct tails (``tails``: non-negative integer codes) with a
-    peak in those five bins (vectorised, linear in the number of peaks). Ties go to the candidate
-    nearest ``prior``; the line is the median offset of the winning window.
+    peak in those five bins. Ties go to the candidate nearest ``prior``; the line is the median
+    offset of the winning window. Only occupied bins are counted (sorting, n log n in the number
+    of peaks), so memory stays linear whatever the offsets: an RT of 1e18 min, or RT and Volume
+    columns swapped, spread the bins over a range no array could hold.
     """
     half = max(width / 2, MIN_SCALE)
-    bins = np.floor(u / half).astype(np.int64)
-    n_tails = int(tails.max()) + 1
+    bins = np.floor(u / half)  # whole numbers as floats: no integer overflow
     spread = np.concatenate([bins + k for k in range(-2, 3)])
-    low = int(spread.min())
-    bin_tail = np.unique((spread - low) * n_tails + np.tile(tails, 5))  # distinct pairs
-    support = np.bincount(bin_tail // n_tails)
-    best = np.flatnonzero(support == support.max()) + low
+    pairs = np.unique(np.column_stack([spread, np.tile(tails, 5)]), axis=0)  # distinct
+    candidates, support = np.unique(pairs[:, 0], return_counts=True)
+    best = candidates[support == support.max()]
     centre = best[np.argmin(np.abs((best + 0.5) * half - prior))]
     in_window = np.abs(bins - centre) <= 2
     return float(np.median(u[in_window]))

@@ -15,7 +15,7 @@ import pytest
 from ganglioside import AnalysisParams, analyze
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "testwork_user.csv"
-VERSIONS = ["2.0"]
+VERSIONS = ["2.0", "2.1"]
 
 
 def absurd_tables() -> dict[str, pd.DataFrame]:

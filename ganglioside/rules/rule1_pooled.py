@@ -188,8 +188,13 @@ def robust_scale(residual: np.ndarray) -> float:
     goes to 1 and the scale is the plain RMSE (the benchmark's scales move by at most 0.01 min);
     on the sample 86 % fit, GD2's and GM3's anchor pairs do not, and the scale is 0.096 min.
     """
+    return scale_and_share(residual)[0]
+
+
+def scale_and_share(residual: np.ndarray) -> tuple[float, float]:
+    """``robust_scale`` and the share of the residuals that fit its normal part."""
     if not len(residual):
-        return 0.0
+        return 0.0, PRIOR_CORRECT
     scale, share = float(np.sqrt(np.mean(residual ** 2))), PRIOR_CORRECT
     for _ in range(MAX_SCALE_ROUNDS):
         if scale == 0:
@@ -200,9 +205,9 @@ def robust_scale(residual: np.ndarray) -> float:
         updated = float(np.sqrt(weight @ residual ** 2 / weight.sum()))
         share = float(weight.mean())
         if abs(updated - scale) < SCALE_SETTLED:
-            return updated
+            return updated, share
         scale = updated
-    return scale
+    return scale, share
 
 
 def _metrics(level: str, y: np.ndarray, residual: np.ndarray) -> LevelMetrics:
@@ -417,10 +422,12 @@ def _without_isomer_mixing_models(own: pd.DataFrame, rows: PrefixRows, groups) -
 
 
 def _joined(parts: list[dict[str, np.ndarray]], groups: list[tuple[str, np.ndarray]],
-            index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The prefixes' columns as one table in the eligible rows' order, and their counts."""
+            index: pd.Index, columns: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The prefixes' columns (``JUDGED_COLUMNS`` unless ``columns`` says otherwise) as one table
+    in the eligible rows' order, and their counts."""
     values = {column: np.concatenate([part[column] for part in parts]) if parts
-              else np.empty(0, dtype=dtype) for column, dtype in JUDGED_COLUMNS.items()}
+              else np.empty(0, dtype=dtype)
+              for column, dtype in (columns or JUDGED_COLUMNS).items()}
     starts = np.cumsum([0, *(len(at) for _, at in groups)])[:-1]
     counts = _prefix_counts([prefix for prefix, _ in groups], values, starts)
     values["isomer_series"] = pd.array(values["isomer_series"], dtype="Int64")
@@ -689,14 +696,21 @@ def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.Da
     ``coeluting`` marks the rows that have a possible Rule 5 parent (they shape no line)."""
     judged, levels, counts = judge_prefixes(eligible, modifier_counts, rule1, groups, params,
                                             coeluting)
-    scale = counts.pop("scale_s")
-    groups = pd.concat([groups.drop(columns=list(counts.columns), errors="ignore"),
-                        counts.reindex(groups["prefix"]).reset_index(drop=True)], axis=1)
-    groups["scale_s"] = scale.reindex(groups["prefix"]).to_numpy()  # the scale 2.0 judged with
+    groups = with_group_counts(groups, counts)
     kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
     pooled_scale = float(levels.set_index("level").at["pooled", "scale_s"])
     return judged, groups, levels, kept + list(_warnings_v2(groups, judged, eligible)) + list(
         _scattered_anchor_warnings(groups, eligible, pooled_scale, params))
+
+
+def with_group_counts(groups: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """The 1.0 groups table with the per-prefix counts of 2.x in place of its own, and the
+    scale 2.x judged with."""
+    scale = counts.pop("scale_s")
+    groups = pd.concat([groups.drop(columns=list(counts.columns), errors="ignore"),
+                        counts.reindex(groups["prefix"]).reset_index(drop=True)], axis=1)
+    groups["scale_s"] = scale.reindex(groups["prefix"]).to_numpy()
+    return groups
 
 
 def _scattered_anchor_warnings(groups: pd.DataFrame, eligible: pd.DataFrame,

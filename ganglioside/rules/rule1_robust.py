@@ -61,7 +61,6 @@ SELF_MIN_TAILS = 2.0  # other lipid tails a line of a head group's own peaks nee
 ERROR_PRIOR_PEAKS = 20.0  # the run's error rate is pooled with this many peaks at 1 - prior
 ROBUST_ROUNDS = 20
 EM_ROUNDS = 30
-OFFSET_GRID = 401  # points of the grid a line of a head group's own peaks is placed on
 SETTLED = 1e-4
 MIN_MAIN_SHARE = 0.05
 
@@ -254,7 +253,6 @@ class PrefixJudge:
     spread: float = np.nan  # SD of the anchors' leave-one-out residuals
     has_prior: bool = False
     isomer_capable: bool = False
-    prior: LinePrior | None = None
 
     @property
     def width(self) -> float:
@@ -329,7 +327,7 @@ def main_line(rows: PrefixRows, level: str, prior_offset: float | None, ctx: Run
         fit = fit_line(rows.rt, rows.log_p, weight, sigma, prior, centre)
         updated_sigma, spread = _prefix_scale(rows, fit, ctx.scale)
         judge = PrefixJudge(rows, level, fit, member, ctx.error_rate, params.outlier_threshold,
-                            spread=spread, has_prior=with_prior, prior=prior)
+                            spread=spread, has_prior=with_prior)
         judge.lines = anchored_lines(judge, series, params.outlier_threshold * ctx.scale)
         parts = judge.components(rows.rt - fit.predicted(rows.log_p), fit.variance(rows.log_p))
         updated = np.where(rows.line_anchor, 1.0,
@@ -449,14 +447,15 @@ def recurring_offsets(judge: PrefixJudge, residual: np.ndarray, off: np.ndarray
 
 def supported(judge: PrefixJudge) -> np.ndarray:
     """Rows whose main line rests on something besides themselves: another anchor, the head
-    group's own peaks in ``SELF_MIN_TAILS`` other lipid tails (a tail counts up to 1 by the
-    weights of its peaks), or a composition prediction."""
+    group's own peaks in ``SELF_MIN_TAILS`` other lipid tails (a tail counts when its peaks
+    are more likely on the line than not: their weights sum to 0.5 or more), or a composition
+    prediction."""
     rows = judge.rows
     other_anchors = int(rows.line_anchor.sum()) - rows.line_anchor
     weight = np.where(judge.member, judge.fit.weight, 0.0)
     per_tail = np.bincount(rows.tail, weight)
-    own = np.minimum(per_tail[rows.tail], 1) - np.minimum(per_tail[rows.tail] - weight, 1)
-    other_tails = np.minimum(per_tail, 1).sum() - own
+    own = (per_tail[rows.tail] >= 0.5) & (per_tail[rows.tail] - weight < 0.5)
+    other_tails = int((per_tail >= 0.5).sum()) - own
     return (other_anchors >= 1) | (other_tails >= SELF_MIN_TAILS) | judge.has_prior
 
 
@@ -465,8 +464,7 @@ def verdict_columns(judge: PrefixJudge, prefix: str, ctx: RunContext, params: An
     """Every Rule 1 column of one head group's rows, each judged without itself."""
     rows, fit = judge.rows, judge.fit
     n_rows = len(rows.rt)
-    residual, line_var = (own_peaks_line(judge) if judge.level == "self"
-                          else fit.left_out(rows.rt, rows.log_p))
+    residual, line_var = fit.left_out(rows.rt, rows.log_p)
     offsets = np.column_stack([np.zeros(n_rows), *(line.offsets(n_rows) for line in judge.lines)])
     spread = np.column_stack([np.sqrt(fit.sigma ** 2 + line_var), *(
         np.sqrt(fit.sigma ** 2 * (1 + 1 / np.maximum(line.supports(n_rows), 1)) + line_var)
@@ -482,7 +480,7 @@ def verdict_columns(judge: PrefixJudge, prefix: str, ctx: RunContext, params: An
     for k, line in enumerate(judge.lines, start=1):
         on_it = nearest == k
         probability[on_it] = line.probabilities(n_rows)[on_it]
-    off = judge.member & ~(judged & ~outlier)
+    off = judge.member & outlier
     recurring = recurring_offsets(judge, residual, off & ~_isomer_range(judge, residual))
     basis = _basis(judge, judged, outlier, nearest, probability)
     out = {
@@ -509,38 +507,6 @@ def verdict_columns(judge: PrefixJudge, prefix: str, ctx: RunContext, params: An
     }
     out["_rule1_note"] = _notes(judge, prefix, out, nearest, recurring, params)
     return out
-
-
-def own_peaks_line(judge: PrefixJudge) -> tuple[np.ndarray, np.ndarray]:
-    """Leave-one-out residuals and line variances of a line that only the head group's own
-    peaks place (``self``): the offset's posterior on a grid (``OFFSET_GRID`` points over
-    ``MISID_SPAN``), each peak on the line or misidentified, with the composition prediction as
-    prior where there is one; each row sees it without itself.
-
-    Unlike a normal approximation this keeps every offset the peaks support: when they split
-    between two places about equally, the line is that uncertain and its band that wide,
-    instead of one of the two winning by a peak."""
-    rows, fit = judge.rows, judge.fit
-    residual = rows.rt - fit.predicted(rows.log_p)
-    sigma = fit.sigma
-    grid = np.linspace(-MISID_SPAN / 2, MISID_SPAN / 2, OFFSET_GRID)
-    member = np.flatnonzero(judge.member)
-    terms = np.log((1 - judge.error_rate) * normal_density(
-        residual[member, None] - grid[None, :], 0.0, sigma) + judge.error_rate / MISID_SPAN)
-    total = terms.sum(axis=0)
-    if judge.has_prior:
-        prior = judge.prior
-        total = total + np.log(normal_density(fit.coef[0] + grid, prior.offset,
-                                              prior.offset_sd))
-    log_posterior = np.tile(total, (len(residual), 1))
-    log_posterior[member] -= terms
-    log_posterior -= log_posterior.max(axis=1, keepdims=True)
-    weight = np.exp(log_posterior)
-    weight /= weight.sum(axis=1, keepdims=True)
-    mean = weight @ grid
-    variance = weight @ grid ** 2 - mean ** 2
-    slope_part = (rows.log_p - fit.centre) ** 2 * fit.cov[1, 1]
-    return residual - mean, variance + slope_part
 
 
 def _nearest_line(judge: PrefixJudge, z_all: np.ndarray) -> np.ndarray:

@@ -406,18 +406,26 @@ def infer_lines(judge: PrefixJudge) -> list[LineEvidence]:
 
 
 def _next_line(judge, residual, line_var, accepted) -> LineEvidence | None:
-    """The densest recurring offset among the peaks off every line so far, weighed."""
+    """The densest recurring offset within ``ISOMER_RANGE`` among the peaks off the main line,
+    off every anchored line and on no line found so far, weighed."""
     current = PrefixJudge(judge.rows, judge.level, judge.fit, judge.member, judge.error_rate,
                           judge.threshold, [*judge.lines, *accepted])
     parts = current.components(residual, line_var)
     off = judge.member & ((parts["main"] + parts["lines"]) < 0.5 * parts["total"])
     off &= np.abs(residual) <= ISOMER_RANGE + judge.width
+    for line in accepted:
+        off[line.members] = False
     at = np.flatnonzero(off)
-    groups = windows(residual[at], judge.rows.name[at], judge.width)
-    if not groups:
-        return None
-    members = at[groups[0]]
-    offset = float(np.mean(residual[members]))
+    for group in windows(residual[at], judge.rows.name[at], judge.width):
+        members = at[group]
+        offset = float(np.mean(residual[members]))
+        if abs(offset) <= ISOMER_RANGE:
+            return _weighed_line(judge, parts, residual, line_var, members, offset)
+    return None
+
+
+def _weighed_line(judge, parts, residual, line_var, members, offset) -> LineEvidence:
+    """An inferred line at ``offset`` with its probability, from all members and without each."""
     peaks = np.flatnonzero(judge.member)
     sd = np.sqrt(judge.fit.sigma ** 2 + line_var[peaks])
     probability, loo = line_probability(

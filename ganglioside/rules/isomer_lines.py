@@ -18,10 +18,12 @@ isomer. 2.1 weighs each line instead:
   chemistry allows: ``ISOMER_RANGE``). The more misidentified peaks a run has, the more names a
   line needs: at a 6 % error rate 4 names in a 40-peak head group make a line of probability
   0.99, 2 names one of about 0.5.
-* **Isomer chemistry**: positional isomers differ only in where a sialic acid sits, so they elute
-  closer together than species that differ by a whole sialic acid (``docs/method.md``, Isomer
-  lines). A recurring offset beyond ``ISOMER_RANGE`` is no isomer line: its peaks stay outliers,
-  with a note that they recur (possibly a co-annotated species).
+* **Isomer chemistry**: positional isomers differ only in where a sialic acid sits, so a
+  positional isomer moves a peak no farther than a whole sialic acid does (``docs/method.md``,
+  Isomer lines): ``isomer_range`` is the largest step one sialic acid makes in the run (same
+  tail, same modifiers, anchored lines), at least ``ISOMER_RANGE`` (the sample's largest). A
+  recurring offset beyond it is no isomer line: its peaks stay outliers, with a note that they
+  recur (possibly a co-annotated species).
 
 Every peak is judged by a line without itself: the line's offset and its probability leave the
 judged peak out (``LineEvidence``).
@@ -29,6 +31,7 @@ judged peak out (``LineEvidence``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +39,7 @@ from scipy.special import logsumexp
 
 from .rule1_pooled import densest_line
 
-ISOMER_RANGE = 1.0  # min: the largest offset of an inferred isomer line from the main line
+ISOMER_RANGE = 1.0  # min: the smallest isomer range (the largest sialic-acid step on the sample)
 PRIOR_LINE_ODDS = 1.0  # a head group of an isomer series is as likely to show a line as not
 LINE_TRUSTED = 0.9  # P(line is real) from which its peaks are valid
 SHARE_GRID = 32  # points of the grid the line's share of the peaks is integrated over
@@ -79,31 +82,32 @@ class LineEvidence:
         return support
 
 
-def windows(offsets: np.ndarray, names: np.ndarray, width: float) -> list[np.ndarray]:
-    """Groups of offsets that recur within ±``width`` across at least ``MIN_LINE_NAMES``
-    distinct names (non-negative codes), densest first, each offset in at most one group: the
-    offsets within ±width of the line that the most names agree on (``densest_line``)."""
+def windows(offsets: np.ndarray, names: np.ndarray, width: float,
+            min_names: int = MIN_LINE_NAMES) -> Iterator[np.ndarray]:
+    """Groups of offsets that recur within ±``width`` across at least ``min_names`` distinct
+    names (non-negative codes), densest first, each offset in at most one group: the offsets
+    within ±width of the line that the most names agree on (``densest_line``). A generator, so
+    a caller that needs the first few groups sorts the offsets only that often."""
     remaining = np.arange(len(offsets))
-    groups = []
-    while len(remaining) >= MIN_LINE_NAMES:
+    while len(remaining) >= min_names:
         centre = densest_line(offsets[remaining], names[remaining], width, prior=0.0)
         inside = np.abs(offsets[remaining] - centre) <= width
-        if len(np.unique(names[remaining[inside]])) < MIN_LINE_NAMES:
-            break
-        groups.append(remaining[inside])
+        if len(np.unique(names[remaining[inside]])) < min_names:
+            return
+        yield remaining[inside]
         remaining = remaining[~inside]
-    return groups
 
 
 def line_probability(base: np.ndarray, main: np.ndarray, line: np.ndarray, members: np.ndarray,
-                     main_share: float, sigma: float) -> tuple[float, np.ndarray]:
+                     main_share: float, sigma: float, isomer_range: float
+                     ) -> tuple[float, np.ndarray]:
     """P(the line is real) from all its members, and for each member without it.
 
     ``base`` is each peak's density under the head group's mixture without the line (main line,
     confirmed lines, misidentification); ``main`` and ``line`` the densities of the main line and
     of the line at each peak; ``members`` the positions of the line's members. The line takes a
     share ρ of the peaks from the main line's ``main_share``: uniform over (0, main_share),
-    integrated on a grid. Its offset is uniform over ±``ISOMER_RANGE`` and known to σ/√k from
+    integrated on a grid. Its offset is uniform over ±``isomer_range`` and known to σ/√k from
     its k members (Laplace approximation).
     """
     shares = main_share * (np.arange(SHARE_GRID) + 0.5) / SHARE_GRID
@@ -112,17 +116,18 @@ def line_probability(base: np.ndarray, main: np.ndarray, line: np.ndarray, membe
                                  None))
     total = terms.sum(axis=0)
     k = len(members)
-    full = _posterior(total[None, :], np.array([k]), sigma)[0]
-    loo = _posterior(total[None, :] - terms[members], np.full(k, k - 1), sigma)
+    full = _posterior(total[None, :], np.array([k]), sigma, isomer_range)[0]
+    loo = _posterior(total[None, :] - terms[members], np.full(k, k - 1), sigma, isomer_range)
     return float(full), loo
 
 
-def _posterior(log_ratio: np.ndarray, k: np.ndarray, sigma: float) -> np.ndarray:
+def _posterior(log_ratio: np.ndarray, k: np.ndarray, sigma: float, isomer_range: float
+               ) -> np.ndarray:
     """P(line) per row of ``log_ratio`` (log likelihood ratio at each share of the grid) with
     ``k`` members: the share averaged out, the offset's Occam factor, the prior odds."""
     averaged = logsumexp(log_ratio, axis=1) - np.log(SHARE_GRID)
     with np.errstate(divide="ignore"):
-        occam = np.log(np.sqrt(2 * np.pi) * sigma / np.sqrt(k) / (2 * ISOMER_RANGE))
+        occam = np.log(np.sqrt(2 * np.pi) * sigma / np.sqrt(k) / (2 * isomer_range))
     log_odds = np.where(k >= 1, averaged + occam + np.log(PRIOR_LINE_ODDS), -np.inf)
     return 1 / (1 + np.exp(-np.clip(log_odds, -700, 700)))
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from scipy.stats import poisson
 
 from ..formatting import fixed3, signed3
 from ..params import AnalysisParams
@@ -63,6 +64,7 @@ ROBUST_ROUNDS = 20
 EM_ROUNDS = 30
 SETTLED = 1e-4
 MIN_MAIN_SHARE = 0.05
+RECURRING_CHANCE = 1e-3  # how rarely chance alone may put that many outliers in one band
 
 BASES = {
     "anchored line": "its head group's line, placed by anchors",
@@ -97,6 +99,7 @@ class RunContext:
     usable: bool  # enough anchors for a slope and a scale
     error_rate: float = 1 - PRIOR_CORRECT
     series_offsets: dict = field(default_factory=dict)  # (series, rank) -> per-prefix sums
+    isomer_range: float = ISOMER_RANGE
 
 
 def robust_slope(anchors: PrefixRows, n_prefixes: int
@@ -253,6 +256,7 @@ class PrefixJudge:
     spread: float = np.nan  # SD of the anchors' leave-one-out residuals
     has_prior: bool = False
     isomer_capable: bool = False
+    isomer_range: float = ISOMER_RANGE
 
     @property
     def width(self) -> float:
@@ -392,7 +396,7 @@ def anchored_lines(judge: PrefixJudge, series: dict[int, tuple[float, int]], ban
 
 def infer_lines(judge: PrefixJudge) -> list[LineEvidence]:
     """Parallel lines of the head group's own unanchored peaks off its main and anchored lines,
-    within ``ISOMER_RANGE``, each with its probability (``isomer_lines``)."""
+    within the isomer range, each with its probability (``isomer_lines``)."""
     rows, fit = judge.rows, judge.fit
     residual = rows.rt - fit.predicted(rows.log_p)
     line_var = fit.variance(rows.log_p)
@@ -406,20 +410,20 @@ def infer_lines(judge: PrefixJudge) -> list[LineEvidence]:
 
 
 def _next_line(judge, residual, line_var, accepted) -> LineEvidence | None:
-    """The densest recurring offset within ``ISOMER_RANGE`` among the peaks off the main line,
+    """The densest recurring offset within the isomer range among the peaks off the main line,
     off every anchored line and on no line found so far, weighed."""
     current = PrefixJudge(judge.rows, judge.level, judge.fit, judge.member, judge.error_rate,
                           judge.threshold, [*judge.lines, *accepted])
     parts = current.components(residual, line_var)
     off = judge.member & ((parts["main"] + parts["lines"]) < 0.5 * parts["total"])
-    off &= np.abs(residual) <= ISOMER_RANGE + judge.width
+    off &= np.abs(residual) <= judge.isomer_range + judge.width
     for line in accepted:
         off[line.members] = False
     at = np.flatnonzero(off)
     for group in windows(residual[at], judge.rows.name[at], judge.width):
         members = at[group]
         offset = float(np.mean(residual[members]))
-        if abs(offset) <= ISOMER_RANGE:
+        if abs(offset) <= judge.isomer_range:
             return _weighed_line(judge, parts, residual, line_var, members, offset)
     return None
 
@@ -431,7 +435,7 @@ def _weighed_line(judge, parts, residual, line_var, members, offset) -> LineEvid
     probability, loo = line_probability(
         parts["total"][peaks], normal_density(residual[peaks], 0.0, sd),
         normal_density(residual[peaks], offset, sd), np.searchsorted(peaks, members),
-        parts["main_share"], judge.fit.sigma)
+        parts["main_share"], judge.fit.sigma, judge.isomer_range)
     return LineEvidence(offset, members, loo_offsets(residual, members), loo, probability,
                         len(members))
 
@@ -439,11 +443,15 @@ def _weighed_line(judge, parts, residual, line_var, members, offset) -> LineEvid
 def recurring_offsets(judge: PrefixJudge, residual: np.ndarray, off: np.ndarray
                       ) -> np.ndarray:
     """Per row the offset of a recurring group it belongs to (NaN for none): off-line peaks
-    that recur at one offset across ``SERIES_MIN_TAILS`` lipid tails but make no isomer line
-    (beyond ``ISOMER_RANGE``, or in a series without isomers): possibly a co-annotated species."""
+    that recur at one offset across ``SERIES_MIN_TAILS`` lipid tails, more names than these
+    peaks, spread over ``MISID_SPAN``, would put in one band by chance (Poisson, below
+    ``RECURRING_CHANCE``), but make no isomer line (beyond the isomer range, or in a series
+    without isomers): possibly a co-annotated species."""
     at = np.flatnonzero(off)
     offsets = np.full(len(residual), np.nan)
-    for group in windows(residual[at], judge.rows.name[at], judge.width):
+    by_chance = len(at) * 2 * judge.width / MISID_SPAN
+    needed = max(SERIES_MIN_TAILS, int(poisson.isf(RECURRING_CHANCE, by_chance)) + 1)
+    for group in windows(residual[at], judge.rows.name[at], judge.width, needed):
         members = at[group]
         if len(np.unique(judge.rows.tail[members])) >= SERIES_MIN_TAILS:
             offsets[members] = float(np.median(residual[members]))
@@ -535,7 +543,7 @@ def _isomer_range(judge: PrefixJudge, residual: np.ndarray) -> np.ndarray:
     have (none outside an isomer series)."""
     if not judge.isomer_capable:
         return np.zeros(len(residual), dtype=bool)
-    return np.abs(residual) <= ISOMER_RANGE + judge.width
+    return np.abs(residual) <= judge.isomer_range + judge.width
 
 
 def _basis(judge: PrefixJudge, judged, outlier, nearest, probability) -> np.ndarray:
@@ -586,7 +594,7 @@ def _notes(judge: PrefixJudge, prefix: str, out: dict, nearest: np.ndarray,
 
 def recur_list(recurring: np.ndarray, judge: PrefixJudge, prefix: str) -> list[str]:
     """The recurring-offset clause of each outlier's note ("" for none)."""
-    why = (f"farther than positional isomers elute (≤ {ISOMER_RANGE:g} min)"
+    why = (f"farther than positional isomers elute (≤ {fixed3(judge.isomer_range)} min)"
            if judge.isomer_capable else f"{prefix} has no positional isomers")
     tails = {}
     for offset in np.unique(recurring[~np.isnan(recurring)]):
@@ -675,9 +683,7 @@ def judge_v21(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, groups: pd.
     rows = PrefixRows.of(eligible, coeluting, params.rt_tolerance)
     by_prefix = positions_by(eligible["prefix"])
     ctx = build_run_context(eligible, rows, by_prefix, modifier_counts, params)
-    base = eligible["base_prefix"].to_numpy(object)
-    heads = [HeadGroup(prefix, at, base[at[0]], ctx.priors.get(prefix)) for prefix, at in
-             by_prefix]
+    heads = _head_groups(eligible, by_prefix, ctx)
     for head in heads:
         head.level = judge_level(rows.take(head.at), head.prior, ctx, params)
     ctx = _learned_from_main_lines(rows, heads, ctx, params)
@@ -698,23 +704,44 @@ def judge_v21(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, groups: pd.
 
 @dataclass
 class HeadGroup:
-    """One prefix: its rows (positions in the eligible rows), series, composition prior and the
-    level it is judged at."""
+    """One prefix: its rows (positions in the eligible rows), series, composition prior, the
+    level it is judged at, and its composition apart from sialic acids (neutral core sugars and
+    modifiers) with its sialic acids."""
 
     prefix: str
     at: np.ndarray
     series: str
     prior: float | None
+    kind: tuple = ()
+    sialic: int | None = None
     level: str | None = None
+
+
+def _head_groups(eligible: pd.DataFrame, by_prefix, ctx: RunContext) -> list[HeadGroup]:
+    """One ``HeadGroup`` per prefix, from its first row."""
+    base = eligible["base_prefix"].to_numpy(object)
+    neutral = eligible["_neutral_core"].to_numpy(float, na_value=np.nan)
+    sialic = eligible["sialic_acid_count"].to_numpy(float, na_value=np.nan)
+    modifiers = eligible["modifiers"].fillna("").to_numpy(object)
+    heads = []
+    for prefix, at in by_prefix:
+        first = at[0]
+        known = not (np.isnan(neutral[first]) or np.isnan(sialic[first]))
+        heads.append(HeadGroup(prefix, at, base[first], ctx.priors.get(prefix),
+                               (neutral[first], modifiers[first]) if known else (),
+                               int(sialic[first]) if known else None))
+    return heads
 
 
 def _learned_from_main_lines(rows: PrefixRows, heads: list[HeadGroup], ctx: RunContext,
                              params: AnalysisParams) -> RunContext:
     """A first pass of main lines gives what the final pass needs from the whole run: each
-    series' anchored isomer offsets, and the run's share of misidentified peaks (off their main
-    line, in head groups without isomers), pooled with ``ERROR_PRIOR_PEAKS`` at 1 − prior."""
+    series' anchored isomer offsets, the run's share of misidentified peaks (off their main
+    line, in head groups without isomers), pooled with ``ERROR_PRIOR_PEAKS`` at 1 − prior, and
+    the isomer range (``sialic_step``, at least ``ISOMER_RANGE``)."""
     offsets: dict = {}
     off, peaks = 0.0, 0
+    lines_by_tail = {}
     for head in heads:
         if head.level is None:
             continue
@@ -724,8 +751,36 @@ def _learned_from_main_lines(rows: PrefixRows, heads: list[HeadGroup], ctx: RunC
         if head.series not in ISOMER_SERIES:
             off += float((1 - judge.fit.weight[judge.member]).sum())
             peaks += int(judge.member.sum())
+        if head.level in ("prefix", "pooled"):
+            lines_by_tail[head.prefix] = _main_rt_by_tail(judge)
     error_rate = (off + ERROR_PRIOR_PEAKS * (1 - PRIOR_CORRECT)) / (peaks + ERROR_PRIOR_PEAKS)
-    return replace(ctx, error_rate=error_rate, series_offsets=offsets)
+    return replace(ctx, error_rate=error_rate, series_offsets=offsets,
+                   isomer_range=max(ISOMER_RANGE, sialic_step(heads, lines_by_tail)))
+
+
+def _main_rt_by_tail(judge: PrefixJudge) -> dict[int, float]:
+    """Where a head group's main line puts each of its lipid tails (tail code -> RT)."""
+    rows = judge.rows
+    predicted = judge.fit.predicted(rows.log_p)
+    return {int(tail): float(predicted[rows.tail == tail].mean()) for tail in np.unique(rows.tail)}
+
+
+def sialic_step(heads: list[HeadGroup], lines_by_tail: dict[str, dict[int, float]]) -> float:
+    """The largest RT step one sialic acid makes in this run: between anchored main lines of
+    head groups with the same neutral core and modifiers and one sialic acid apart, the median
+    over their common lipid tails (0 when no such pair)."""
+    steps = [0.0]
+    by_kind = {(head.kind, head.sialic): head.prefix for head in heads
+               if head.prefix in lines_by_tail and head.sialic is not None}
+    for (kind, sialic), prefix in by_kind.items():
+        other = by_kind.get((kind, sialic + 1))
+        if other is None:
+            continue
+        mine, theirs = lines_by_tail[prefix], lines_by_tail[other]
+        common = [tail for tail in mine if tail in theirs]
+        if common:
+            steps.append(float(np.median([abs(mine[t] - theirs[t]) for t in common])))
+    return max(steps)
 
 
 def _own_isomer_sums(judge: PrefixJudge) -> dict[int, tuple[float, int]]:
@@ -757,6 +812,7 @@ def _final_judge(rows: PrefixRows, head: HeadGroup, ctx: RunContext, params: Ana
     judge = main_line(rows.take(head.at), head.level, head.prior, ctx, params,
                       _series_of_others(ctx, head))
     judge.isomer_capable = head.series in ISOMER_SERIES
+    judge.isomer_range = ctx.isomer_range
     if judge.isomer_capable:
         judge.lines = [*judge.lines, *infer_lines(judge)]
     return judge

@@ -7,15 +7,17 @@ to a misidentified peak than to a correct one. Both only ever count against a pe
 observation that agrees with the identification is what Rule 1 already expects of it, and
 counting it again would make the verdicts overconfident).
 
-* **Rule 4: O-acetylation did not shift RT as it should** (``RULE4_INCONSISTENT_IF_CORRECT``).
-  A correct O-acetylated peak compared with a correct base peak is inconsistent about one time in
-  ten (the nearest-RT base can be another isomer's peak). A misidentified one lands anywhere
-  within ``MISID_SPAN`` of its line, so it falls inside the consistent window
-  [``oac_shift_min``, ``oac_shift_max``] only for that window's share of the span (0.3 with the
-  defaults) and is inconsistent otherwise (0.7). If the base itself is probably misidentified, an
-  inconsistency says little about the subject: the ratio is weighed by the base's own P(correct).
-  With a base that fits its line the ratio is 0.1 / 0.7: the odds of a correct identification
-  fall sevenfold.
+* **Rule 4: O-acetylation did not shift RT as it should**. How often a correct O-acetylated
+  peak is inconsistent with a correct base is learned from the run: the share of inconsistent
+  verdicts among the pairs whose peaks both fit their lines well (P(correct | RT) ≥
+  ``TRUSTED_NEIGHBOUR``), pooled with ``PRIOR_PAIRS`` pairs at ``RULE4_INCONSISTENT_IF_CORRECT``
+  (one in ten: the nearest-RT base can be another isomer's peak, and a small O-acetyl shift
+  drowns in the scatter of two peaks). A misidentified one lands anywhere within ``MISID_SPAN``
+  of its line, so it falls inside the consistent window [``oac_shift_min``, ``oac_shift_max``]
+  only for that window's share of the span (0.3 with the defaults) and is inconsistent otherwise
+  (0.7). If the base itself is probably misidentified, an inconsistency says little about the
+  subject: the ratio is weighed by the base's own P(correct). With a base that fits its line and
+  the prior rate the ratio is 0.1 / 0.7: the odds of a correct identification fall sevenfold.
 * **Elution order** (``ORDER_VIOLATION_IF_CORRECT``): within one lipid tail, one set of
   modifiers and one neutral core, each sialic acid moves a ganglioside the same way (on reversed
   phase earlier: GQ1 < GT1 < GD1 < GM1). The direction is read from the run itself, from its
@@ -23,10 +25,15 @@ counting it again would make the verdicts overconfident).
   ``ORDER_AGREEMENT`` of them agreeing; otherwise the order is not weighed), so another column
   chemistry is not judged by reversed-phase rules. A peak that elutes on the wrong side of a
   well-fitting peak with fewer or more sialic acids, by more than ``rt_tolerance``, breaks the
-  order. A correct peak does so about one time in twenty; a misidentified one whenever it lands
+  order. How often a correct peak does so is learned from the run as for Rule 4 (the share of
+  well-fitting main-line peaks that break it, pooled with ``PRIOR_PAIRS`` at
+  ``ORDER_VIOLATION_IF_CORRECT``, one in twenty); a misidentified one breaks it whenever it lands
   outside the window its neighbours leave it (that share of ``MISID_SPAN`` around its line).
-  Only peaks judged against their main line are weighed: an isomer line's offset is a hypothesis
-  of its own (``isomer_lines``).
+  Only peaks judged against their main line are weighed, and only in series without positional
+  isomers (GM3, GM2, GD3, GD2, GT3, GP1, ... and their modified forms): a GT1b or GD1b elutes up
+  to the isomer range from its a-isomer, as far as a sialic acid moves a peak, so their order
+  with the neighbouring categories is not fixed (on the lab's sample GD1b sits 0.5 min after
+  GD1a, GT1 0.45 min before GD1a).
 
 The final status then follows: a peak that fits a line but whose combined probability falls
 below 0.5 is an ``outlier`` (the other rules outweigh its RT), and the reasons say so; a peak
@@ -41,11 +48,12 @@ import pandas as pd
 from ..formatting import fixed3
 from ..params import AnalysisParams
 from .grouping import group_codes
-from .rule1_pooled import MISID_SPAN, PRIOR_CORRECT
+from .rule1_pooled import ISOMER_SERIES, MISID_SPAN, PRIOR_CORRECT
 
 RULE4_INCONSISTENT_IF_CORRECT = 0.1
 ORDER_VIOLATION_IF_CORRECT = 0.05
-TRUSTED_NEIGHBOUR = 0.9  # P(correct | RT) a peak needs to set the elution order for the others
+PRIOR_PAIRS = 20.0  # the learned rates of the two are pooled with this many at the prior's
+TRUSTED_NEIGHBOUR = 0.9  # P(correct | RT) of a well-fitting peak (sets the elution order)
 ORDER_MIN_PAIRS = 3
 ORDER_AGREEMENT = 0.8
 DECISION = 0.5
@@ -56,12 +64,21 @@ def rule4_ratios(rows: pd.DataFrame, p_rt: np.ndarray, params: AnalysisParams) -
     (1 for every other row and for anchors)."""
     inconsistent = rows["rule4_verdict"].eq("inconsistent").to_numpy() & ~rows["Anchor"].eq(
         True).to_numpy()
-    window = (params.oac_shift_max - params.oac_shift_min) / MISID_SPAN
-    if_misidentified = float(np.clip(1 - window, RULE4_INCONSISTENT_IF_CORRECT, 1.0))
     base_correct = _base_correct(rows, p_rt)
-    if_correct = (base_correct * RULE4_INCONSISTENT_IF_CORRECT
-                  + (1 - base_correct) * if_misidentified)
+    verdict = rows["rule4_verdict"].isin(["consistent", "inconsistent"]).to_numpy()
+    well_fitting = verdict & (np.nan_to_num(p_rt) >= TRUSTED_NEIGHBOUR) & (
+        base_correct >= TRUSTED_NEIGHBOUR)
+    rate = learned_rate(inconsistent[well_fitting], RULE4_INCONSISTENT_IF_CORRECT)
+    window = (params.oac_shift_max - params.oac_shift_min) / MISID_SPAN
+    if_misidentified = float(np.clip(1 - window, rate, 1.0))
+    if_correct = base_correct * rate + (1 - base_correct) * if_misidentified
     return np.where(inconsistent, if_correct / if_misidentified, 1.0)
+
+
+def learned_rate(happened: np.ndarray, prior: float) -> float:
+    """How often something happened to well-fitting peaks, pooled with ``PRIOR_PAIRS`` at the
+    prior's rate."""
+    return float((happened.sum() + PRIOR_PAIRS * prior) / (len(happened) + PRIOR_PAIRS))
 
 
 def _base_correct(rows: pd.DataFrame, p_rt: np.ndarray) -> np.ndarray:
@@ -83,7 +100,8 @@ def order_ratios(rows: pd.DataFrame, p_rt: np.ndarray, rt_tolerance: float
     group, _ = group_codes(rows["tail"], rows["modifiers"].fillna(""),
                            rows["_neutral_core"] if "_neutral_core" in rows else rows[
                                "sugar_count"] - rows["sialic_acid_count"])
-    group = np.where(np.isnan(sialic), -1, group)
+    isomer_free = ~rows["base_prefix"].isin(ISOMER_SERIES).to_numpy()
+    group = np.where(np.isnan(sialic) | ~isomer_free, -1, group)
     on_main = rows["isomer_series"].astype(float).to_numpy() == 1
     reference = on_main & (np.nan_to_num(p_rt) >= TRUSTED_NEIGHBOUR) & (group >= 0)
     direction = order_direction(group, sialic, rt, reference)
@@ -99,8 +117,9 @@ def order_ratios(rows: pd.DataFrame, p_rt: np.ndarray, rt_tolerance: float
     window = np.clip(np.fmin(latest, rows["predicted_rt"].to_numpy(float) + MISID_SPAN / 2)
                      - np.fmax(earliest, rows["predicted_rt"].to_numpy(float) - MISID_SPAN / 2)
                      + 2 * rt_tolerance, 0, MISID_SPAN)
-    if_misidentified = np.clip(1 - window / MISID_SPAN, ORDER_VIOLATION_IF_CORRECT, 1.0)
-    ratio = np.where(broken, ORDER_VIOLATION_IF_CORRECT / if_misidentified, 1.0)
+    rate = learned_rate(broken[reference], ORDER_VIOLATION_IF_CORRECT)
+    if_misidentified = np.clip(1 - window / MISID_SPAN, rate, 1.0)
+    ratio = np.where(broken, rate / if_misidentified, 1.0)
     return ratio, np.where(broken, np.where(late, latest, earliest), np.nan)
 
 

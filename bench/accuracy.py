@@ -66,17 +66,24 @@ def score(result, truth: pd.DataFrame) -> dict:
     }
 
 
-def reliability(results: list[tuple], bins=(0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)) -> pd.DataFrame:
-    """Of the verdicts given confidence in a bin, the share that were right."""
-    frames = []
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)
+
+
+def reliability(results: list[tuple]) -> pd.DataFrame:
+    """Of the verdicts given confidence in a bin, the share that were right (flagged ⇔ bad)."""
+    confidence, right = [], []
     for result, truth in results:
         rows = result.rows
         bad = truth["truth_kind"].isin(BAD).to_numpy()
-        flagged = rows["status"].isin(FLAGGED).to_numpy()
-        frames.append(pd.DataFrame({"confidence": rows["confidence"].to_numpy(float),
-                                    "right": bad == flagged}))
-    data = pd.concat(frames).dropna()
-    data["bin"] = pd.cut(data["confidence"], bins, right=False)
+        confidence.append(rows["confidence"].to_numpy(float))
+        right.append(bad == rows["status"].isin(FLAGGED).to_numpy())
+    return binned(np.concatenate(confidence), np.concatenate(right))
+
+
+def binned(confidence: np.ndarray, right: np.ndarray) -> pd.DataFrame:
+    """Verdicts, mean confidence and share right per confidence bin (no confidence: left out)."""
+    data = pd.DataFrame({"confidence": confidence, "right": right}).dropna()
+    data["bin"] = pd.cut(data["confidence"], CONFIDENCE_BINS, right=False)
     table = data.groupby("bin", observed=True).agg(verdicts=("right", "size"),
                                                    mean_confidence=("confidence", "mean"),
                                                    share_right=("right", "mean"))

@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from accuracy import binned  # noqa: E402
 from ganglioside import AnalysisParams, analyze  # noqa: E402
 from ganglioside.rules.status import FLAGGED  # noqa: E402
 
@@ -42,7 +44,6 @@ DEVELOPMENT_SEEDS = tuple(range(20))
 REPORTING_SEEDS = tuple(range(100, 140))
 SHIFT_RANGE = (0.3, 3.0)
 SHIFT_BINS = (0.3, 0.4, 1.0, 2.0, 3.0001)
-CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)
 
 
 def inject(table: pd.DataFrame, chosen: np.ndarray, rng: np.random.Generator
@@ -107,12 +108,8 @@ def recall_table(injected: pd.DataFrame) -> pd.DataFrame:
 def reliability_table(injected: pd.DataFrame) -> pd.DataFrame:
     """Of the moved peaks' verdicts with confidence in a bin, the share that were right
     (flagged)."""
-    data = injected.dropna(subset=["confidence"]).assign(
-        right=lambda frame: frame["status"].isin(FLAGGED))
-    data["bin"] = pd.cut(data["confidence"], CONFIDENCE_BINS, right=False)
-    return data.groupby("bin", observed=True).agg(
-        verdicts=("right", "size"), mean_confidence=("confidence", "mean"),
-        share_right=("right", "mean")).reset_index()
+    return binned(injected["confidence"].to_numpy(float),
+                  injected["status"].isin(FLAGGED).to_numpy())
 
 
 def main() -> None:

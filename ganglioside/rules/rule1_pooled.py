@@ -172,7 +172,7 @@ def pooled_cv(anchors: PrefixRows, slope: float, n_prefixes: int
     with np.errstate(divide="ignore", invalid="ignore"):
         predicted = slope * anchors.log_p + (total - u) / (count - 1)
     residual = (anchors.rt - predicted)[usable]
-    return _metrics("pooled", anchors.rt[usable], residual), residual
+    return cv_metrics("pooled", anchors.rt[usable], residual), residual
 
 
 def robust_scale(residual: np.ndarray) -> float:
@@ -210,7 +210,7 @@ def scale_and_share(residual: np.ndarray) -> tuple[float, float]:
     return scale, share
 
 
-def _metrics(level: str, y: np.ndarray, residual: np.ndarray) -> LevelMetrics:
+def cv_metrics(level: str, y: np.ndarray, residual: np.ndarray) -> LevelMetrics:
     if len(y) < 2:
         return LevelMetrics(level, len(y), np.nan, np.nan)
     spread = float(np.sum((y - y.mean()) ** 2))
@@ -319,11 +319,11 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
     features, known = composition_features(eligible, np.array([at[0] for _, at in groups],
                                                                dtype=np.intp), modifier_counts)
     n_anchors = np.bincount(anchors.prefix, minlength=len(groups))
-    coef, comp_metrics = _composition_model(features, np.flatnonzero(known & (n_anchors > 0)),
+    coef, comp_metrics = composition_model(features, np.flatnonzero(known & (n_anchors > 0)),
                                             n_anchors, anchors, slope)
     anchored = [group for group, count in zip(groups, n_anchors) if count > 0]
     metrics = {"pooled": pooled, "composition": comp_metrics,
-               "self": _self_level_metrics(rows, anchored, slope, scale)}
+               "self": self_level_metrics(rows, anchored, slope, scale)}
     own_ok = own[own["accepted"].astype(bool)]
     prefix_scale = floor
     if len(own_ok):
@@ -337,7 +337,7 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
     return PooledContext(slope, scale, prefix_scale, priors, comp_metrics.rmse_cv, metrics)
 
 
-def _composition_model(features, usable, n_anchors, anchors: PrefixRows, slope):
+def composition_model(features, usable, n_anchors, anchors: PrefixRows, slope):
     """Offsets of the ``usable`` prefixes (anchored, known composition) fitted on their
     composition, and the leave-one-prefix-out error of a predicted offset."""
     if len(usable) < 4:
@@ -353,10 +353,10 @@ def _composition_model(features, usable, n_anchors, anchors: PrefixRows, slope):
     scored = np.isin(anchors.prefix, usable)
     rt = anchors.rt[scored]
     pred_rt = slope * anchors.log_p[scored] + predicted[anchors.prefix[scored]]
-    return fit_offsets(x, y, weight), _metrics("composition", rt, rt - pred_rt)
+    return fit_offsets(x, y, weight), cv_metrics("composition", rt, rt - pred_rt)
 
 
-def _self_level_metrics(rows: PrefixRows, anchored, slope, scale) -> LevelMetrics:
+def self_level_metrics(rows: PrefixRows, anchored, slope, scale) -> LevelMetrics:
     """Judge anchored prefixes as if anchorless; score their anchors against the found line."""
     ys, residuals = [], []
     for _, at in sorted(anchored, key=lambda group: group[0]):
@@ -369,7 +369,7 @@ def _self_level_metrics(rows: PrefixRows, anchored, slope, scale) -> LevelMetric
         residuals.append(u[prefix.line_anchor] - line)
     if not ys:
         return LevelMetrics("self", 0, np.nan, np.nan)
-    return _metrics("self", np.concatenate(ys), np.concatenate(residuals))
+    return cv_metrics("self", np.concatenate(ys), np.concatenate(residuals))
 
 
 def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.DataFrame,
@@ -403,7 +403,7 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
                        params, bases[prefix] in ISOMER_SERIES) if lines[prefix]
              else _undecided(rows.take(at), prefix)
              for prefix, at in groups]
-    judged, counts = _joined(parts, groups, eligible.index)
+    judged, counts = joined(parts, groups, eligible.index)
     spread = np.array([line.anchor_spread if line else np.nan for line in lines.values()])
     counts["anchor_spread_s"] = spread
     counts["anchors_scattered"] = spread >= params.outlier_threshold * ctx.scale
@@ -421,7 +421,7 @@ def _without_isomer_mixing_models(own: pd.DataFrame, rows: PrefixRows, groups) -
     return own.assign(accepted=own["accepted"].astype(bool) & ~own["prefix"].isin(mixing))
 
 
-def _joined(parts: list[dict[str, np.ndarray]], groups: list[tuple[str, np.ndarray]],
+def joined(parts: list[dict[str, np.ndarray]], groups: list[tuple[str, np.ndarray]],
             index: pd.Index, columns: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The prefixes' columns (``JUDGED_COLUMNS`` unless ``columns`` says otherwise) as one table
     in the eligible rows' order, and their counts."""
@@ -699,8 +699,8 @@ def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.Da
     groups = with_group_counts(groups, counts)
     kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
     pooled_scale = float(levels.set_index("level").at["pooled", "scale_s"])
-    return judged, groups, levels, kept + list(_warnings_v2(groups, judged, eligible)) + list(
-        _scattered_anchor_warnings(groups, eligible, pooled_scale, params))
+    return judged, groups, levels, kept + list(warnings_v2(groups, judged, eligible)) + list(
+        scattered_anchor_warnings(groups, eligible, pooled_scale, params))
 
 
 def with_group_counts(groups: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
@@ -713,7 +713,7 @@ def with_group_counts(groups: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFram
     return groups
 
 
-def _scattered_anchor_warnings(groups: pd.DataFrame, eligible: pd.DataFrame,
+def scattered_anchor_warnings(groups: pd.DataFrame, eligible: pd.DataFrame,
                                pooled_scale: float, params: AnalysisParams):
     """One warning per pooled-level prefix whose anchors scatter at least ``outlier_threshold``
     pooled scales around their line: one of them is probably misassigned."""
@@ -733,7 +733,7 @@ def _scattered_anchor_warnings(groups: pd.DataFrame, eligible: pd.DataFrame,
             tuple(ids), prefix)
 
 
-def _warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFrame):
+def warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFrame):
     for prefix, accepted, n_anchors, reason, judged_by in zip(
             groups["prefix"], groups["accepted"], groups["n_anchors"], groups["reason"],
             groups["judged_by"]):

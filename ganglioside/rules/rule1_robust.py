@@ -50,9 +50,9 @@ from .isomer_lines import (ISOMER_RANGE, LINE_TRUSTED, LineEvidence, line_probab
                            loo_offsets, windows)
 from .rule1_pooled import (ISOMER_SERIES, JUDGED_COLUMNS, MAX_PARALLEL_LINES, MIN_SCALE,
                            MISID_SPAN, PRIOR_CORRECT, REFIT_MIN_SPAN, REPLACED_WARNINGS,
-                           SERIES_MIN_TAILS, LevelMetrics, PrefixRows, _composition_model,
-                           _joined, _metrics, _scattered_anchor_warnings, _self_level_metrics,
-                           _warnings_v2, composition_features, densest_line, normal_density,
+                           SERIES_MIN_TAILS, LevelMetrics, PrefixRows, composition_model,
+                           joined, cv_metrics, scattered_anchor_warnings, self_level_metrics,
+                           warnings_v2, composition_features, densest_line, normal_density,
                            p_correct, scale_and_share, with_group_counts)
 
 SLOPE_PRIOR_SD = 0.05  # min per Log P unit: how far a head group's slope strays from the shared
@@ -166,14 +166,14 @@ def build_run_context(eligible: pd.DataFrame, rows: PrefixRows, groups, modifier
     features, composable = composition_features(
         eligible, np.array([at[0] for _, at in groups], dtype=np.intp), modifier_counts)
     n_anchors = np.bincount(anchors.prefix, minlength=len(groups))
-    coef, composition = _composition_model(features, np.flatnonzero(composable & (n_anchors > 0)),
+    coef, composition = composition_model(features, np.flatnonzero(composable & (n_anchors > 0)),
                                            n_anchors, anchors, slope)
     priors = {} if coef is None or not usable else {
         groups[i][0]: float(features[i] @ coef) for i in np.flatnonzero(composable)}
     anchored = [group for group, count in zip(groups, n_anchors) if count > 0]
-    metrics = {"pooled": _metrics("pooled", anchors.rt[~np.isnan(residual)], known),
+    metrics = {"pooled": cv_metrics("pooled", anchors.rt[~np.isnan(residual)], known),
                "composition": composition,
-               "self": _self_level_metrics(rows, anchored, slope, scale)}
+               "self": self_level_metrics(rows, anchored, slope, scale)}
     return RunContext(slope, float(np.sqrt(SLOPE_PRIOR_SD ** 2 + slope_var)), scale, priors,
                       composition.rmse_cv, metrics, bool(usable))
 
@@ -688,18 +688,18 @@ def judge_v21(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, groups: pd.
         head.level = judge_level(rows.take(head.at), head.prior, ctx, params)
     ctx = _learned_from_main_lines(rows, heads, ctx, params)
     judges = {head.prefix: _final_judge(rows, head, ctx, params) for head in heads}
-    ctx = replace(ctx, metrics=_level_metrics(ctx, judges))
+    ctx = replace(ctx, metrics=_with_prefix_level(ctx, judges))
     parts = [_columns_of(judges[head.prefix], rows.take(head.at), head.prefix, ctx, params)
              for head in heads]
-    judged, counts = _joined(parts, by_prefix, eligible.index, JUDGED_COLUMNS_V21)
+    judged, counts = joined(parts, by_prefix, eligible.index, JUDGED_COLUMNS_V21)
     groups = _groups_with_counts(groups, counts, judges, params, ctx)
     levels = pd.DataFrame([m.as_record() for m in ctx.metrics.values()])
     levels["scale_s"] = [float(np.hypot(ctx.scale, ctx.composition_rmse)) if level ==
                          "composition" else ctx.scale for level in levels["level"]]
     kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
     return judged, groups, levels, kept + [
-        w for w in _warnings_v2(groups, judged, eligible) if w.code != "own_model_unused"] + list(
-        _scattered_anchor_warnings(groups, eligible, ctx.scale, params)) + _run_warnings(ctx)
+        w for w in warnings_v2(groups, judged, eligible) if w.code != "own_model_unused"] + list(
+        scattered_anchor_warnings(groups, eligible, ctx.scale, params)) + _run_warnings(ctx)
 
 
 @dataclass
@@ -831,7 +831,7 @@ def _groups_with_counts(groups: pd.DataFrame, counts: pd.DataFrame, judges: dict
     return with_group_counts(groups, counts)
 
 
-def _level_metrics(ctx: RunContext, judges: dict) -> dict[str, LevelMetrics]:
+def _with_prefix_level(ctx: RunContext, judges: dict) -> dict[str, LevelMetrics]:
     """Honest cross-validated n, R² and RMSE of each level: the run's, and the ``prefix``
     level's from its head groups' anchors, each left out of its own line."""
     metrics = dict(ctx.metrics)
@@ -841,7 +841,7 @@ def _level_metrics(ctx: RunContext, judges: dict) -> dict[str, LevelMetrics]:
             at = judge.rows.line_anchor
             ys.append(judge.rows.rt[at])
             residuals.append(judge.fit.left_out(judge.rows.rt, judge.rows.log_p)[0][at])
-    metrics["prefix"] = _metrics("prefix", np.concatenate([[], *ys]),
+    metrics["prefix"] = cv_metrics("prefix", np.concatenate([[], *ys]),
                                  np.concatenate([[], *residuals]))
     return metrics
 

@@ -139,6 +139,14 @@ def test_a_peak_is_judged_by_the_line_of_the_other_peaks_only():
     assert gt3["residual"].iloc[2] == pytest.approx(1.0, abs=0.1)
 
 
+def test_a_head_group_whose_peaks_agree_on_nothing_is_not_judged():
+    rows = three_anchored_head_groups() + [peak("GT3", 36, 3.7), peak("GT3", 38, 3.7, shift=1.1),
+                                           peak("GT3", 40, 3.7, shift=-0.9),
+                                           peak("GT3", 42, 3.7, shift=2.3)]
+    gt3 = rows_of(analyze(table(rows)), "GT3")
+    assert (gt3["status"] == "unverified").all()
+
+
 def test_an_anchor_alone_in_its_head_group_has_nothing_to_be_compared_with():
     rows = three_anchored_head_groups() + [peak("GT3", 36, 3.7, anchor=True)]
     gt3 = rows_of(analyze(table(rows)), "GT3").iloc[0]

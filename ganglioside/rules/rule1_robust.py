@@ -65,6 +65,7 @@ EM_ROUNDS = 30
 SETTLED = 1e-4
 MIN_MAIN_SHARE = 0.05
 RECURRING_CHANCE = 1e-3  # how rarely chance alone may put that many outliers in one band
+FLAT_PRECISION = 1e-6  # min^-2: a flat offset prior (SD 1,000 min), invertible without data
 
 BASES = {
     "anchored line": "its head group's line, placed by anchors",
@@ -183,18 +184,15 @@ def build_run_context(eligible: pd.DataFrame, rows: PrefixRows, groups, modifier
 
 @dataclass(frozen=True)
 class LineFit:
-    """A Bayesian straight line RT = a + b·(Log P − centre), its posterior covariance (in units
-    of σ²... no: absolute), the scale σ of one peak around it, and the weights it was fitted
-    with."""
+    """A Bayesian straight line RT = a + b·(Log P − centre): its posterior mean (a, b) and
+    covariance (min², min²/Log P unit...), the scale σ of one peak around it, and the weights
+    it was fitted with."""
 
     coef: np.ndarray
     cov: np.ndarray
     centre: float
     sigma: float
     weight: np.ndarray
-
-    def design(self, log_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.ones(len(log_p)), log_p - self.centre
 
     def predicted(self, log_p: np.ndarray) -> np.ndarray:
         return self.coef[0] + self.coef[1] * (log_p - self.centre)
@@ -233,8 +231,8 @@ def fit_line(rt, log_p, weight, sigma: float, prior: LinePrior, centre: float) -
     precision = np.array([[weight.sum(), weight @ dx], [weight @ dx, weight @ (dx * dx)]])
     precision /= sigma ** 2
     rhs = np.array([weight @ rt, weight @ (dx * rt)]) / sigma ** 2
-    prior_precision = np.array([0.0 if np.isinf(prior.offset_sd) else prior.offset_sd ** -2,
-                                prior.slope_sd ** -2])
+    prior_precision = np.array([FLAT_PRECISION if np.isinf(prior.offset_sd)
+                                else prior.offset_sd ** -2, prior.slope_sd ** -2])
     precision += np.diag(prior_precision)
     rhs += prior_precision * np.array([prior.offset, prior.slope])
     cov = np.linalg.inv(precision)

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ganglioside import AnalysisParams, analyze  # noqa: E402
 from ganglioside.demo import make_demo_table  # noqa: E402
+from ganglioside.rules.status import FLAGGED  # noqa: E402
 
 SIZES = (250, 400, 600, 800, 1000)
 BAD = ("misidentified", "fragment")
@@ -44,7 +45,7 @@ def score(result, truth: pd.DataFrame) -> dict:
     rows = result.rows
     kind = truth["truth_kind"].to_numpy()
     status = rows["status"].to_numpy()
-    bad, flagged = np.isin(kind, BAD), np.isin(status, ("outlier", "fragment"))
+    bad, flagged = np.isin(kind, BAD), np.isin(status, FLAGGED)
     correct = ~bad
     tp = int((bad & flagged).sum())
     precision = tp / flagged.sum() if flagged.sum() else np.nan
@@ -65,17 +66,24 @@ def score(result, truth: pd.DataFrame) -> dict:
     }
 
 
-def reliability(results: list[tuple], bins=(0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)) -> pd.DataFrame:
-    """Of the verdicts given confidence in a bin, the share that were right."""
-    frames = []
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)
+
+
+def reliability(results: list[tuple]) -> pd.DataFrame:
+    """Of the verdicts given confidence in a bin, the share that were right (flagged ⇔ bad)."""
+    confidence, right = [], []
     for result, truth in results:
         rows = result.rows
         bad = truth["truth_kind"].isin(BAD).to_numpy()
-        flagged = rows["status"].isin(["outlier", "fragment"]).to_numpy()
-        frames.append(pd.DataFrame({"confidence": rows["confidence"].to_numpy(float),
-                                    "right": bad == flagged}))
-    data = pd.concat(frames).dropna()
-    data["bin"] = pd.cut(data["confidence"], bins, right=False)
+        confidence.append(rows["confidence"].to_numpy(float))
+        right.append(bad == rows["status"].isin(FLAGGED).to_numpy())
+    return binned(np.concatenate(confidence), np.concatenate(right))
+
+
+def binned(confidence: np.ndarray, right: np.ndarray) -> pd.DataFrame:
+    """Verdicts, mean confidence and share right per confidence bin (no confidence: left out)."""
+    data = pd.DataFrame({"confidence": confidence, "right": right}).dropna()
+    data["bin"] = pd.cut(data["confidence"], CONFIDENCE_BINS, right=False)
     table = data.groupby("bin", observed=True).agg(verdicts=("right", "size"),
                                                    mean_confidence=("confidence", "mean"),
                                                    share_right=("right", "mean"))
@@ -86,7 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="*", type=int, default=list(range(5)))
     parser.add_argument("--reliability", action="store_true",
-                        help="print the 2.0 reliability table")
+                        help="print the reliability table of the newest algorithm run")
+    parser.add_argument("--versions", nargs="*", default=["1.0", "2.0", "2.1"])
     parser.add_argument("--anchored-isomers", action="store_true",
                         help="add the sample's close, anchored GD1 isomer pairs to every table")
     parser.add_argument("--misplaced-anchors", action="store_true",
@@ -99,11 +108,11 @@ def main() -> None:
                                 anchored_isomers=args.anchored_isomers,
                                 misplaced_anchors=args.misplaced_anchors)
         truth = table[["truth_kind", "truth_parent_index"]].reset_index(drop=True)
-        for version in ("1.0", "2.0"):
+        for version in args.versions:
             result = analyze(table.drop(columns=list(truth.columns)),
                              AnalysisParams(algorithm_version=version))
             records.append({"seed": seed, "algorithm": version, **score(result, truth)})
-            if version == "2.0":
+            if version == args.versions[-1]:
                 kept.append((result, truth))
     table = pd.DataFrame(records)
     with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 200):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import platform
+from dataclasses import replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
@@ -21,13 +22,15 @@ from .rules.isomers import isomer_summary, run_rules_2_3
 from .rules.oacetylation import run_rule4
 from .params import AnalysisParams
 from .preprocess import preprocess
-from .reader import InputTable, table_from_frame
-from .result import AnalysisResult
+from .reader import RESULT_ROW_COLUMNS, InputTable, table_from_frame
+from .result import AnalysisResult, AnalysisWarning
 from .rules.rule1_regression import run_rule1
 from .rules.rule1_pooled import V2_RULE1_COLUMNS, judge_v2
+from .rules.rule1_robust import V21_RULE1_COLUMNS, judge_v21
+from .rules.evidence import combine
 from .rules.status import confidence, final_status, reasons, summarize
 
-ALGORITHM_VERSION = "2.0"
+ALGORITHM_VERSION = "2.1"
 """The newest algorithm, the default; ``AnalysisParams(algorithm_version="1.0")`` gives 1.0."""
 Progress = Callable[[float, str, str], None]
 
@@ -48,7 +51,12 @@ DERIVED_COLUMNS_V2 = [*DERIVED_COLUMNS[:_SERIES_AT], *V2_RULE1_COLUMNS,
                       *DERIVED_COLUMNS[_RULE5_END:], "confidence"]
 """Algorithm 2.0 adds which model judged a row, its isomer line, Rule 5's probability that it is
 an in-source fragment, and a calibrated confidence."""
-BOOLEAN_COLUMNS = ("anchor_disagrees", "can_have_isomers", "isomer_peaks")
+DERIVED_COLUMNS_V21 = [*DERIVED_COLUMNS[:_SERIES_AT], *V21_RULE1_COLUMNS,
+                       *DERIVED_COLUMNS[_SERIES_AT:_RULE5_END], "rule5_fragment_probability",
+                       "rules_disagree", *DERIVED_COLUMNS[_RULE5_END:], "confidence"]
+"""Algorithm 2.1 adds what each Rule 1 verdict rests on (``rule1_basis``), the probability of
+the isomer line a peak is on, and whether Rule 1 and Rule 4 (or the elution order) disagree."""
+BOOLEAN_COLUMNS = ("anchor_disagrees", "can_have_isomers", "isomer_peaks", "rules_disagree")
 
 
 def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisParams(),
@@ -65,6 +73,7 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
     started = _utc_now()
     if isinstance(table, pd.DataFrame):
         table = table_from_frame(table)
+    table = _without_clashing_extras(table, params)
 
     report(0.10, "preprocess", "Preprocessing data…")
     pre = preprocess(table)
@@ -88,8 +97,12 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
         coeluting = np.zeros(len(eligible), dtype=bool)
         coeluting[candidates.fragment] = True
         report(0.90, "rule1-pooled", "Rule 1: pooled models and isomer lines…")
-        rule1, groups, levels, rule1_warnings = judge_v2(
-            eligible, pre.modifier_counts, rule1, groups, rule1_warnings, params, coeluting)
+        if params.algorithm_version == "2.0":
+            rule1, groups, levels, rule1_warnings = judge_v2(
+                eligible, pre.modifier_counts, rule1, groups, rule1_warnings, params, coeluting)
+        else:
+            rule1, groups, levels, rule1_warnings = judge_v21(
+                eligible, pre.modifier_counts, groups, rule1_warnings, params, coeluting)
         report(0.93, "rule5-model", "Rule 5: fragment or peak of its own…")
         rule5, events, rule5_warnings = judge_fragments(eligible, at, candidates, rule1, params)
 
@@ -97,7 +110,7 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
     out = _assemble_rows(rows, [rule1, rules23, rule4, rule5], params)
     warnings = [*pre.warnings, *rule1_warnings, *rule5_warnings]
     checks = pd.DataFrame()
-    if params.algorithm_version == "2.0":
+    if params.algorithm_version != "1.0":
         checks = run_checks(out, groups, params.rt_tolerance)
         warnings.extend(chemistry_warnings(checks))
     result = AnalysisResult(
@@ -118,7 +131,7 @@ def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
                    params: AnalysisParams) -> pd.DataFrame:
     """Join every rule's per-row columns; invalid rows get nulls (booleans false)."""
     eligible = rows["_eligible"].to_numpy()
-    own = [c for c in DERIVED_COLUMNS_V2 if c in rows.columns and c not in BOOLEAN_COLUMNS]
+    own = [c for c in DERIVED_COLUMNS_V21 if c in rows.columns and c not in BOOLEAN_COLUMNS]
     columns = {column: _nulled(rows[column], ~eligible) for column in own}
     for part in parts:
         part = part.reindex(rows.index)
@@ -126,11 +139,33 @@ def _assemble_rows(rows: pd.DataFrame, parts: list[pd.DataFrame],
             columns[column] = _null_filled(column, part[column])
     out = pd.concat([rows.drop(columns=own), pd.DataFrame(columns, index=rows.index, copy=False)],
                     axis=1)
-    out["status"] = final_status(out, params)
+    if params.algorithm_version == "2.1":
+        out = pd.concat([out, combine(out, params)], axis=1)
+    else:
+        out["status"] = final_status(out, params)
     if params.algorithm_version == "2.0":
         out["confidence"] = confidence(out)
     out["reasons"] = pd.Series(reasons(out), index=out.index, dtype=object)
     return out
+
+
+def _without_clashing_extras(table: InputTable, params: AnalysisParams) -> InputTable:
+    """The table with its extra columns that share a name with a column this algorithm adds
+    beyond spec 13.1 renamed ``<name>_input``, as the reader renames those of 13.1 (a 2.x result
+    re-imported as input has ``confidence``, ``rule1_basis``, ...; two columns of one name
+    would make every later lookup ambiguous)."""
+    taken = {column.lower() for column in _derived_columns(params)} - {
+        column.lower() for column in RESULT_ROW_COLUMNS}
+    clashing = [column for column in table.extra_columns if column.lower() in taken]
+    if not clashing:
+        return table
+    names = {column: f"{column}_input" for column in clashing}
+    pairs = ", ".join(f"'{old}' -> '{new}'" for old, new in names.items())
+    return replace(table, frame=table.frame.rename(columns=names),
+                   extra_columns=[names.get(column, column) for column in table.extra_columns],
+                   warnings=[*table.warnings, AnalysisWarning(
+                       "columns_renamed", "info",
+                       f"Extra columns renamed because they clash with result columns: {pairs}")])
 
 
 def _nulled(values: pd.Series, invalid: np.ndarray) -> pd.Series:
@@ -156,8 +191,13 @@ def _null_filled(column: str, values: pd.Series) -> pd.Series:
 
 def _output_columns(table: InputTable, params: AnalysisParams) -> list[str]:
     """Spec 13.1 order: input columns, extra columns, input problems, derived columns."""
-    derived = DERIVED_COLUMNS_V2 if params.algorithm_version == "2.0" else DERIVED_COLUMNS
-    return [*INPUT_COLUMNS, *table.extra_columns, "input_problems", *derived]
+    return [*INPUT_COLUMNS, *table.extra_columns, "input_problems", *_derived_columns(params)]
+
+
+def _derived_columns(params: AnalysisParams) -> list[str]:
+    """The rows table's derived columns of the algorithm the parameters ask for."""
+    return {"1.0": DERIVED_COLUMNS, "2.0": DERIVED_COLUMNS_V2}.get(params.algorithm_version,
+                                                                  DERIVED_COLUMNS_V21)
 
 
 def _provenance(table: InputTable, started: str, params: AnalysisParams) -> dict:

@@ -22,7 +22,8 @@ from .rules.status import STATUSES
 MAX_POINTS = 5000
 WIDTH = 560
 MAX_EVENTS = 100
-STATUS_COLOURS = dict(zip(STATUSES, ("#2ca02c", "#d62728", "#ff7f0e", "#7f7f7f", "#000000")))
+STATUS_COLOURS = dict(zip(STATUSES, ("#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#7f7f7f",
+                                     "#000000")))
 ROLE_COLOURS = {"parent": "#1f77b4", "fragment": "#ff7f0e"}
 MODIFIER_COLOUR = "#8c564b"
 MODEL_COLOUR = "#444444"

@@ -188,6 +188,7 @@ def summary_paragraph(result: AnalysisResult, input_name: str, out: Path) -> str
     return (
         f"{input_name}: {s['total_rows']} rows, {s['anchors']} anchors. "
         f"Final status: {s['valid']} valid, {s['outlier']} outlier, {s['fragment']} fragment, "
+        f"{s.get('possible_isomer', 0)} possible isomer, "
         f"{s['unverified']} unverified, {s['invalid']} invalid (success rate {rate}). "
         f"Rule 1: {s['groups']} prefix groups, {s['groups_accepted']} accepted, "
         f"{s['groups_rejected']} rejected, {s['groups_without_model']} without enough anchors; "

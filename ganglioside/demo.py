@@ -10,7 +10,7 @@ What the sample (323 rows, 29 prefixes) shows and the demo copies:
   and 0.07 min of noise, so more sialic acids and sugars elute earlier and more carbons later;
 * anchors on a few prefixes (GD1, GM1, GT1, GD3, GD1+dHex, GD1+HexNAc get >= 3 in a few hundred
   rows), most prefixes have 0-2; repeated names;
-* ``isomer`` peaks: a second peak of a GD1/GT1/GQ1 name at a constant offset (+1.5-2.0 min,
+* ``isomer`` peaks: a second peak of a GD1/GT1/GQ1 name at a constant offset (+0.4-0.9 min,
   one offset per prefix) from its line; with ``anchored_isomers`` also what the sample shows for
   GD1: GD1a and GD1b 0.38-0.51 min apart in most tails, both anchored (same anchor share);
 * ``misidentified`` peaks: RT 0.4-2.5 min off where the name elutes; with ``misplaced_anchors``
@@ -20,11 +20,15 @@ What the sample (323 rows, 29 prefixes) shows and the demo copies:
   sugars) of the same tail at the parent's apex with a much smaller Volume, drawn as the sample's
   fragments are spread (``FRAGMENT_RT_SCALE``, ``FRAGMENT_LOG_SHARE``, ``DETECTION_FLOOR``).
 
-Everything is drawn with NumPy in whole arrays: 10^6 rows take a few seconds.
+``DemoSettings`` varies what the benchmark grid varies (``bench/grid.py``): isomer offsets and
+their sign, the shape and range of misidentification shifts, how tightly fragments co-elute, and
+the share of anchors. Everything is drawn with NumPy in whole arrays: 10^6 rows take a few
+seconds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -58,7 +62,11 @@ MODIFIER_LOG_P = {"OAc": 0.57, "dHex": -1.1, "HexNAc": -2.15, "Hex": -1.55}
 MODIFIER_RT_OFFSET = {"OAc": -0.6, "dHex": 1.5, "HexNAc": 2.6, "Hex": 2.0}
 """Per modifier: change of Log P, and of the head group's RT offset (RT - slope * Log P)."""
 RT_NOISE = 0.07
-ISOMER_OFFSET = (1.5, 2.0)
+ISOMER_OFFSET = (0.4, 0.9)
+"""Offset of a prefix's isomer line from its main line (min). Positional isomers differ only in
+where a sialic acid sits, so they elute closer together than two species a whole sialic acid
+apart (0.53 min in this generator; the sample's anchored GD1a/GD1b pairs sit 0.38-0.51 min
+apart). Until algorithm 2.1 it was 1.5-2.0 min, which put a GT1 isomer after GM1."""
 MISIDENTIFIED_OFFSET = (0.4, 2.5)
 FRAGMENT_RT_SCALE = 0.0045
 """An in-source fragment's RT minus its parent's: Laplace (double exponential) with this mean
@@ -86,9 +94,23 @@ CLOSE_ISOMER_SHARE = 0.8
 tails on the sample)."""
 
 
+@dataclass(frozen=True)
+class DemoSettings:
+    """What the benchmark grid varies; the defaults give the tables shaped like the sample."""
+
+    isomer_offset: tuple[float, float] = ISOMER_OFFSET
+    isomer_sign: str = "later"  # "later", "earlier" or "either" (drawn per prefix)
+    misidentified_offset: tuple[float, float] = MISIDENTIFIED_OFFSET
+    misidentified_shape: str = "uniform"  # of the shift's size; or "normal": the size is
+    # |N(0, (high - low) / 2)| + low, redrawn above high
+    fragment_rt_scale: float = FRAGMENT_RT_SCALE
+    anchor_rate: float | None = None  # share of correct peaks that are anchors, the same in
+    # every prefix; None: each prefix's share in the sample (most have none)
+
+
 def make_demo_table(n_rows: int, seed: int = 0, truth: bool = False,
-                    anchored_isomers: bool = False, misplaced_anchors: bool = False
-                    ) -> pd.DataFrame:
+                    anchored_isomers: bool = False, misplaced_anchors: bool = False,
+                    settings: DemoSettings = DemoSettings()) -> pd.DataFrame:
     """``n_rows`` (>= 1) synthetic peaks: Name, RT, Volume, Log P, Anchor (``T``/``F``).
 
     Every kind of peak appears from a few dozen rows on. Deterministic per seed, sorted by name
@@ -97,25 +119,27 @@ def make_demo_table(n_rows: int, seed: int = 0, truth: bool = False,
     null). With ``anchored_isomers`` the prefixes of ``CLOSE_ISOMERS`` have a second, anchored
     isomer close to the first (taken from the isomer share); with ``misplaced_anchors`` a few
     anchors are misidentified. Without these options a seed gives the same table as before they
-    existed.
+    existed. ``settings`` change the generator for the benchmark grid.
     """
     if n_rows < 1:
         raise ValueError(f"n_rows = {n_rows} must be at least 1")
     rng = np.random.default_rng(seed)
     catalog = _catalog()
-    prefix_rt = _prefix_lines(rng, catalog)
+    if settings.anchor_rate is not None:
+        catalog = catalog.assign(anchor_share=settings.anchor_rate)
+    prefix_rt = _prefix_lines(rng, catalog, settings)
     wanted = {kind: int(round(share * n_rows)) for kind, share in KIND_SHARES.items()}
     base = _correct_rows(rng, catalog, prefix_rt, n_rows - wanted["isomer"] - wanted["fragment"])
-    _misidentify(rng, base, wanted["misidentified"])
+    _misidentify(rng, base, wanted["misidentified"], settings)
     if misplaced_anchors:
         _misidentify(rng, base, max(1, round(MISPLACED_ANCHOR_SHARE * base["anchor"].sum())),
-                     anchors=True)
+                     settings, anchors=True)
     close = _close_isomer_rows(rng, catalog, base, wanted["isomer"]) if anchored_isomers else (
         base.iloc[:0])
     isomers = pd.concat([close, _isomer_rows(rng, base, prefix_rt, wanted["isomer"] - len(close))],
                         ignore_index=True)
     fragments = _fragment_rows(rng, catalog, pd.concat([base, isomers], ignore_index=True),
-                               wanted["fragment"])
+                               wanted["fragment"], settings.fragment_rt_scale)
     shortfall = n_rows - len(base) - len(isomers) - len(fragments)
     filler = _correct_rows(rng, catalog, prefix_rt, shortfall)
     table = pd.concat([base, isomers, fragments, filler], ignore_index=True)
@@ -167,14 +191,20 @@ def _tails() -> pd.DataFrame:
     return grid
 
 
-def _prefix_lines(rng: np.random.Generator, catalog: pd.DataFrame) -> pd.DataFrame:
+def _prefix_lines(rng: np.random.Generator, catalog: pd.DataFrame, settings: DemoSettings
+                  ) -> pd.DataFrame:
     """Per prefix: its RT line (offset with a little idiosyncrasy, slope) and isomer offset."""
     count = len(catalog)
-    return pd.DataFrame({
+    lines = pd.DataFrame({
         "offset": catalog["rt_offset"].to_numpy() + rng.normal(0, 0.15, count),
         "slope": rng.uniform(1.30, 1.40, count),
-        "isomer_offset": rng.uniform(*ISOMER_OFFSET, count),
+        "isomer_offset": rng.uniform(*settings.isomer_offset, count),
     })
+    if settings.isomer_sign == "earlier":
+        lines["isomer_offset"] *= -1
+    elif settings.isomer_sign == "either":
+        lines["isomer_offset"] *= rng.choice([-1.0, 1.0], count)
+    return lines
 
 
 def _log_p(catalog: pd.DataFrame, prefix: np.ndarray, tail: np.ndarray) -> np.ndarray:
@@ -220,15 +250,27 @@ def _detected_volumes(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 def _misidentify(rng: np.random.Generator, rows: pd.DataFrame, count: int,
-                 anchors: bool = False) -> None:
-    """Move ``count`` correct non-anchor peaks (or anchors) 0.4-2.5 min off their line (in
-    place)."""
+                 settings: DemoSettings, anchors: bool = False) -> None:
+    """Move ``count`` correct non-anchor peaks (or anchors) off their line by the settings'
+    shifts, 0.4-2.5 min by default (in place)."""
     candidates = np.flatnonzero((rows["anchor"].to_numpy() == anchors)
                                 & (rows["kind"] == "correct").to_numpy())
     chosen = rng.choice(candidates, size=min(count, len(candidates)), replace=False)
-    shift = rng.choice([-1.0, 1.0], len(chosen)) * rng.uniform(*MISIDENTIFIED_OFFSET, len(chosen))
+    shift = rng.choice([-1.0, 1.0], len(chosen)) * _shift_sizes(rng, len(chosen), settings)
     rows.loc[chosen, "rt"] = np.maximum(rows.loc[chosen, "rt"].to_numpy() + shift, 0.5)
     rows.loc[chosen, "kind"] = "misidentified"
+
+
+def _shift_sizes(rng: np.random.Generator, count: int, settings: DemoSettings) -> np.ndarray:
+    """Sizes of misidentification shifts: uniform over the settings' range, or the upper half
+    of a normal law started at its low end (more small shifts than large ones)."""
+    low, high = settings.misidentified_offset
+    if settings.misidentified_shape == "uniform":
+        return rng.uniform(low, high, count)
+    size = low + np.abs(rng.normal(0, (high - low) / 2, count))
+    while (far := size > high).any():
+        size[far] = low + np.abs(rng.normal(0, (high - low) / 2, int(far.sum())))
+    return size
 
 
 def _isomer_rows(rng: np.random.Generator, rows: pd.DataFrame, lines: pd.DataFrame,
@@ -266,7 +308,7 @@ def _close_isomer_rows(rng: np.random.Generator, catalog: pd.DataFrame, rows: pd
 
 
 def _fragment_rows(rng: np.random.Generator, catalog: pd.DataFrame, rows: pd.DataFrame,
-                   count: int) -> pd.DataFrame:
+                   count: int, rt_scale: float = FRAGMENT_RT_SCALE) -> pd.DataFrame:
     """In-source fragments: a smaller glycan of a parent's tail at the parent's RT.
 
     Each fragment's Volume share is drawn first, then its parent among the real peaks large
@@ -294,7 +336,7 @@ def _fragment_rows(rng: np.random.Generator, catalog: pd.DataFrame, rows: pd.Dat
         "prefix": fragment_prefix, "tail": parents["tail"].to_numpy(),
         "log_p": _log_p(catalog, fragment_prefix, parents["tail"].to_numpy()),
         "line_rt": np.nan, "rt": np.round(parents["rt"].to_numpy(), 3)
-        + rng.laplace(0, FRAGMENT_RT_SCALE, len(parents)),
+        + rng.laplace(0, rt_scale, len(parents)),
         "volume": np.round(parents["volume"].to_numpy() * share), "anchor": False,
         "kind": "fragment", "parent": chosen,
     })

@@ -12,8 +12,9 @@ from typing import Any
 from .errors import ParameterError
 
 SAMPLE_TYPES = ("porcine", "human", "bovine", "mouse", "other")
-ALGORITHM_VERSIONS = ("2.0", "1.0")
-"""Supported algorithms, newest (the default) first; 1.0 reproduces the spec exactly."""
+ALGORITHM_VERSIONS = ("2.1", "2.0", "1.0")
+"""Supported algorithms, newest (the default) first; 1.0 reproduces the spec exactly and 2.0
+its own results."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class AnalysisParams:
     oac_shift_max: float = 1.5
     apply_fragment_status: bool = True
     sample_type: str = "other"
-    algorithm_version: str = "2.0"
+    algorithm_version: str = "2.1"
 
     def validate(self) -> "AnalysisParams":
         """Raise ParameterError naming the parameter, its value and its range; else return self."""

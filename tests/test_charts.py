@@ -96,8 +96,9 @@ def _assert_selectable(chart) -> None:
 
 def _assert_status_colours(layer: dict) -> None:
     scale = layer["encoding"]["color"]["scale"]
-    assert scale["domain"] == ["valid", "outlier", "fragment", "unverified", "invalid"]
-    assert scale["range"] == ["#2ca02c", "#d62728", "#ff7f0e", "#7f7f7f", "#000000"]
+    assert scale["domain"] == ["valid", "outlier", "fragment", "possible isomer", "unverified",
+                               "invalid"]
+    assert scale["range"] == ["#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#7f7f7f", "#000000"]
 
 
 def _tooltip_fields(layer: dict) -> list[str]:

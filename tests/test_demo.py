@@ -187,7 +187,7 @@ def test_isomers_are_second_peaks_of_capable_names_on_a_parallel_line(demo):
     for name, rt in zip(isomers["Name"], isomers["RT"]):
         first_peaks = correct.loc[correct["Name"] == name, "RT"]
         assert len(first_peaks) >= 1
-        assert ((rt - first_peaks).between(1.0, 2.5)).any()
+        assert ((rt - first_peaks).between(0.2, 1.2)).any()  # 0.4-0.9 min, plus noise
 
 
 def test_a_million_rows_are_generated(tmp_path):

@@ -222,7 +222,7 @@ def test_json_is_strict_and_has_the_spec_keys():
                               "fragment_events", "model_levels", "chemistry_checks",
                               "column_types"]
     assert document["format"] == "ganglioside-analysis-result"
-    assert document["algorithm_version"] == "2.0" == make_result().parameters.algorithm_version
+    assert document["algorithm_version"] == "2.1" == make_result().parameters.algorithm_version
     assert document["parameters"]["outlier_threshold"] == 3.0
     assert document["warnings"][0] == {"code": "invalid_rows", "severity": "warning",
                                        "message": "1 invalid row (line 8)", "row_ids": [6],

@@ -329,9 +329,7 @@ def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates
     volume = eligible["Volume"].to_numpy(float)[at]
     log_volume = _log_volumes(volume)
     detection = DetectionLimit.of(volume)
-    z = judged["z"].to_numpy(float)[at]
-    scale = judged["rule1_scale"].to_numpy(float)[at]
-    on_line = np.where(np.isnan(z), 1 / MISID_SPAN, rt_density(np.nan_to_num(z), scale))
+    on_line = _own_rt_density(judged)[at]
     spread = max(float(np.std(log_volume)), MIN_LOG_VOLUME_SD) if len(at) else 1.0
     independent = on_line * normal_density(
         log_volume, float(np.mean(log_volume)) if len(at) else 0.0, spread)
@@ -354,6 +352,22 @@ def pair_evidence(eligible: pd.DataFrame, at: np.ndarray, candidates: Candidates
                         **_rivals(eligible, at, judged))
 
 
+def _own_rt_density(judged: pd.DataFrame) -> np.ndarray:
+    """Density of each row's RT as a peak of its own: Rule 1 2.1 gives it (its lines weighed);
+    for 2.0 it is the two-part residual model at z (uniform without a line)."""
+    if "_rt_density" in judged:
+        return judged["_rt_density"].to_numpy(float)
+    z, scale = judged["z"].to_numpy(float), judged["rule1_scale"].to_numpy(float)
+    return np.where(np.isnan(z), 1 / MISID_SPAN, rt_density(np.nan_to_num(z), scale))
+
+
+def _misidentified(judged: pd.DataFrame) -> np.ndarray:
+    """P(misidentified | RT) of each row as Rule 1 sees it (2.1 gives it; 2.0: at z)."""
+    if "_p_correct" in judged:
+        return 1 - judged["_p_correct"].to_numpy(float)
+    return 1 - p_correct(judged["z"].to_numpy(float), judged["rule1_scale"].to_numpy(float))
+
+
 def _rivals(eligible: pd.DataFrame, at: np.ndarray, judged: pd.DataFrame) -> dict:
     """Per participant the peaks of the same name just before and after it on the same Rule 1
     line (both valid there; names that can have isomers have none unless their prefix's
@@ -370,8 +384,7 @@ def _rivals(eligible: pd.DataFrame, at: np.ndarray, judged: pd.DataFrame) -> dic
     rival = np.full((len(eligible), 2), -1)
     rival[order[1:][same_as_next], 0] = order[:-1][same_as_next]
     rival[order[:-1][same_as_next], 1] = order[1:][same_as_next]
-    misidentified = 1 - p_correct(judged["z"].to_numpy(float),
-                                  judged["rule1_scale"].to_numpy(float))
+    misidentified = _misidentified(judged)
     compact = np.full(len(eligible) + 1, len(at))  # a rival without Volume: never a fragment
     compact[at] = np.arange(len(at))
     compact[-1] = -1

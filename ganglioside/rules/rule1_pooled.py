@@ -172,7 +172,7 @@ def pooled_cv(anchors: PrefixRows, slope: float, n_prefixes: int
     with np.errstate(divide="ignore", invalid="ignore"):
         predicted = slope * anchors.log_p + (total - u) / (count - 1)
     residual = (anchors.rt - predicted)[usable]
-    return _metrics("pooled", anchors.rt[usable], residual), residual
+    return cv_metrics("pooled", anchors.rt[usable], residual), residual
 
 
 def robust_scale(residual: np.ndarray) -> float:
@@ -188,22 +188,29 @@ def robust_scale(residual: np.ndarray) -> float:
     goes to 1 and the scale is the plain RMSE (the benchmark's scales move by at most 0.01 min);
     on the sample 86 % fit, GD2's and GM3's anchor pairs do not, and the scale is 0.096 min.
     """
+    return scale_and_share(residual)[0]
+
+
+def scale_and_share(residual: np.ndarray) -> tuple[float, float]:
+    """``robust_scale`` and the share of the residuals that fit its normal part."""
     if not len(residual):
-        return 0.0
+        return 0.0, PRIOR_CORRECT
     scale, share = float(np.sqrt(np.mean(residual ** 2))), PRIOR_CORRECT
     for _ in range(MAX_SCALE_ROUNDS):
         if scale == 0:
             break
         weight = p_correct(residual / scale, scale, share)
+        if not weight.sum() > 0:  # every residual far off the scale (absurd RTs): keep it
+            break
         updated = float(np.sqrt(weight @ residual ** 2 / weight.sum()))
         share = float(weight.mean())
         if abs(updated - scale) < SCALE_SETTLED:
-            return updated
+            return updated, share
         scale = updated
-    return scale
+    return scale, share
 
 
-def _metrics(level: str, y: np.ndarray, residual: np.ndarray) -> LevelMetrics:
+def cv_metrics(level: str, y: np.ndarray, residual: np.ndarray) -> LevelMetrics:
     if len(y) < 2:
         return LevelMetrics(level, len(y), np.nan, np.nan)
     spread = float(np.sum((y - y.mean()) ** 2))
@@ -241,17 +248,17 @@ def densest_line(u: np.ndarray, tails: np.ndarray, width: float, prior: float) -
 
     Offsets are binned at width/2; a candidate line is a bin with its two neighbours on each side,
     and its support is the number of distinct tails (``tails``: non-negative integer codes) with a
-    peak in those five bins (vectorised, linear in the number of peaks). Ties go to the candidate
-    nearest ``prior``; the line is the median offset of the winning window.
+    peak in those five bins. Ties go to the candidate nearest ``prior``; the line is the median
+    offset of the winning window. Only occupied bins are counted (sorting, n log n in the number
+    of peaks), so memory stays linear whatever the offsets: an RT of 1e18 min, or RT and Volume
+    columns swapped, spread the bins over a range no array could hold.
     """
     half = max(width / 2, MIN_SCALE)
-    bins = np.floor(u / half).astype(np.int64)
-    n_tails = int(tails.max()) + 1
+    bins = np.floor(u / half)  # whole numbers as floats: no integer overflow
     spread = np.concatenate([bins + k for k in range(-2, 3)])
-    low = int(spread.min())
-    bin_tail = np.unique((spread - low) * n_tails + np.tile(tails, 5))  # distinct pairs
-    support = np.bincount(bin_tail // n_tails)
-    best = np.flatnonzero(support == support.max()) + low
+    pairs = np.unique(np.column_stack([spread, np.tile(tails, 5)]), axis=0)  # distinct
+    candidates, support = np.unique(pairs[:, 0], return_counts=True)
+    best = candidates[support == support.max()]
     centre = best[np.argmin(np.abs((best + 0.5) * half - prior))]
     in_window = np.abs(bins - centre) <= 2
     return float(np.median(u[in_window]))
@@ -312,11 +319,11 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
     features, known = composition_features(eligible, np.array([at[0] for _, at in groups],
                                                                dtype=np.intp), modifier_counts)
     n_anchors = np.bincount(anchors.prefix, minlength=len(groups))
-    coef, comp_metrics = _composition_model(features, np.flatnonzero(known & (n_anchors > 0)),
+    coef, comp_metrics = composition_model(features, np.flatnonzero(known & (n_anchors > 0)),
                                             n_anchors, anchors, slope)
     anchored = [group for group, count in zip(groups, n_anchors) if count > 0]
     metrics = {"pooled": pooled, "composition": comp_metrics,
-               "self": _self_level_metrics(rows, anchored, slope, scale)}
+               "self": self_level_metrics(rows, anchored, slope, scale)}
     own_ok = own[own["accepted"].astype(bool)]
     prefix_scale = floor
     if len(own_ok):
@@ -330,7 +337,7 @@ def build_context(eligible: pd.DataFrame, rows: PrefixRows, groups: list[tuple[s
     return PooledContext(slope, scale, prefix_scale, priors, comp_metrics.rmse_cv, metrics)
 
 
-def _composition_model(features, usable, n_anchors, anchors: PrefixRows, slope):
+def composition_model(features, usable, n_anchors, anchors: PrefixRows, slope):
     """Offsets of the ``usable`` prefixes (anchored, known composition) fitted on their
     composition, and the leave-one-prefix-out error of a predicted offset."""
     if len(usable) < 4:
@@ -346,10 +353,10 @@ def _composition_model(features, usable, n_anchors, anchors: PrefixRows, slope):
     scored = np.isin(anchors.prefix, usable)
     rt = anchors.rt[scored]
     pred_rt = slope * anchors.log_p[scored] + predicted[anchors.prefix[scored]]
-    return fit_offsets(x, y, weight), _metrics("composition", rt, rt - pred_rt)
+    return fit_offsets(x, y, weight), cv_metrics("composition", rt, rt - pred_rt)
 
 
-def _self_level_metrics(rows: PrefixRows, anchored, slope, scale) -> LevelMetrics:
+def self_level_metrics(rows: PrefixRows, anchored, slope, scale) -> LevelMetrics:
     """Judge anchored prefixes as if anchorless; score their anchors against the found line."""
     ys, residuals = [], []
     for _, at in sorted(anchored, key=lambda group: group[0]):
@@ -362,7 +369,7 @@ def _self_level_metrics(rows: PrefixRows, anchored, slope, scale) -> LevelMetric
         residuals.append(u[prefix.line_anchor] - line)
     if not ys:
         return LevelMetrics("self", 0, np.nan, np.nan)
-    return _metrics("self", np.concatenate(ys), np.concatenate(residuals))
+    return cv_metrics("self", np.concatenate(ys), np.concatenate(residuals))
 
 
 def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.DataFrame,
@@ -396,7 +403,7 @@ def judge_prefixes(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1:
                        params, bases[prefix] in ISOMER_SERIES) if lines[prefix]
              else _undecided(rows.take(at), prefix)
              for prefix, at in groups]
-    judged, counts = _joined(parts, groups, eligible.index)
+    judged, counts = joined(parts, groups, eligible.index)
     spread = np.array([line.anchor_spread if line else np.nan for line in lines.values()])
     counts["anchor_spread_s"] = spread
     counts["anchors_scattered"] = spread >= params.outlier_threshold * ctx.scale
@@ -414,11 +421,13 @@ def _without_isomer_mixing_models(own: pd.DataFrame, rows: PrefixRows, groups) -
     return own.assign(accepted=own["accepted"].astype(bool) & ~own["prefix"].isin(mixing))
 
 
-def _joined(parts: list[dict[str, np.ndarray]], groups: list[tuple[str, np.ndarray]],
-            index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The prefixes' columns as one table in the eligible rows' order, and their counts."""
+def joined(parts: list[dict[str, np.ndarray]], groups: list[tuple[str, np.ndarray]],
+            index: pd.Index, columns: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The prefixes' columns (``JUDGED_COLUMNS`` unless ``columns`` says otherwise) as one table
+    in the eligible rows' order, and their counts."""
     values = {column: np.concatenate([part[column] for part in parts]) if parts
-              else np.empty(0, dtype=dtype) for column, dtype in JUDGED_COLUMNS.items()}
+              else np.empty(0, dtype=dtype)
+              for column, dtype in (columns or JUDGED_COLUMNS).items()}
     starts = np.cumsum([0, *(len(at) for _, at in groups)])[:-1]
     counts = _prefix_counts([prefix for prefix, _ in groups], values, starts)
     values["isomer_series"] = pd.array(values["isomer_series"], dtype="Int64")
@@ -687,17 +696,24 @@ def judge_v2(eligible: pd.DataFrame, modifier_counts: pd.DataFrame, rule1: pd.Da
     ``coeluting`` marks the rows that have a possible Rule 5 parent (they shape no line)."""
     judged, levels, counts = judge_prefixes(eligible, modifier_counts, rule1, groups, params,
                                             coeluting)
+    groups = with_group_counts(groups, counts)
+    kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
+    pooled_scale = float(levels.set_index("level").at["pooled", "scale_s"])
+    return judged, groups, levels, kept + list(warnings_v2(groups, judged, eligible)) + list(
+        scattered_anchor_warnings(groups, eligible, pooled_scale, params))
+
+
+def with_group_counts(groups: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """The 1.0 groups table with the per-prefix counts of 2.x in place of its own, and the
+    scale 2.x judged with."""
     scale = counts.pop("scale_s")
     groups = pd.concat([groups.drop(columns=list(counts.columns), errors="ignore"),
                         counts.reindex(groups["prefix"]).reset_index(drop=True)], axis=1)
-    groups["scale_s"] = scale.reindex(groups["prefix"]).to_numpy()  # the scale 2.0 judged with
-    kept = [w for w in warnings if w.code not in REPLACED_WARNINGS]
-    pooled_scale = float(levels.set_index("level").at["pooled", "scale_s"])
-    return judged, groups, levels, kept + list(_warnings_v2(groups, judged, eligible)) + list(
-        _scattered_anchor_warnings(groups, eligible, pooled_scale, params))
+    groups["scale_s"] = scale.reindex(groups["prefix"]).to_numpy()
+    return groups
 
 
-def _scattered_anchor_warnings(groups: pd.DataFrame, eligible: pd.DataFrame,
+def scattered_anchor_warnings(groups: pd.DataFrame, eligible: pd.DataFrame,
                                pooled_scale: float, params: AnalysisParams):
     """One warning per pooled-level prefix whose anchors scatter at least ``outlier_threshold``
     pooled scales around their line: one of them is probably misassigned."""
@@ -717,7 +733,7 @@ def _scattered_anchor_warnings(groups: pd.DataFrame, eligible: pd.DataFrame,
             tuple(ids), prefix)
 
 
-def _warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFrame):
+def warnings_v2(groups: pd.DataFrame, judged: pd.DataFrame, eligible: pd.DataFrame):
     for prefix, accepted, n_anchors, reason, judged_by in zip(
             groups["prefix"], groups["accepted"], groups["n_anchors"], groups["reason"],
             groups["judged_by"]):

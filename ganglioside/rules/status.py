@@ -7,9 +7,15 @@ import pandas as pd
 
 from ..params import AnalysisParams
 from .rule1_pooled import p_correct
+from .rule1_robust import BASES
 
-STATUSES = ("valid", "outlier", "fragment", "unverified", "invalid")
-NOTE_COLUMNS = ("input_problems", "_rule1_note", "_rules23_note", "_rule4_note", "_rule5_note")
+STATUSES = ("valid", "outlier", "fragment", "possible isomer", "unverified", "invalid")
+"""The final statuses; ``possible isomer`` (algorithm 2.1) is a peak valid only through an
+isomer line that its head group's other peaks show too weakly to rule out chance."""
+FLAGGED = ("outlier", "fragment", "possible isomer")
+"""The statuses of the peaks to check: the identification is doubtful."""
+NOTE_COLUMNS = ("input_problems", "_rule1_note", "_rules23_note", "_rule4_note", "_rule5_note",
+                "_verdict_note")
 
 
 def final_status(rows: pd.DataFrame, params: AnalysisParams) -> pd.Series:
@@ -45,7 +51,8 @@ def confidence(rows: pd.DataFrame) -> pd.Series:
 
 def reasons(rows: pd.DataFrame) -> list[str]:
     """Notes joined by `` | `` in rule order; invalid rows carry only their input note."""
-    notes = [rows[column].where(rows[column].notna(), None).tolist() for column in NOTE_COLUMNS]
+    notes = [rows[column].where(rows[column].notna(), None).tolist() for column in NOTE_COLUMNS
+             if column in rows]
     return [" | ".join(filter(None, row)) for row in zip(*notes)]
 
 
@@ -53,7 +60,7 @@ def summarize(rows: pd.DataFrame, groups: pd.DataFrame, oac: pd.DataFrame, event
               isomer_counts: dict[str, int], params: AnalysisParams) -> dict:
     """The summary figures of 13.5."""
     status = rows["status"]
-    counts = {name: int((status == name).sum()) for name in STATUSES}
+    counts = {summary_key(name): int((status == name).sum()) for name in STATUSES}
     decided = len(rows) - counts["invalid"]
     eligible = rows["input_problems"].isna()
     without_model = (~groups["accepted"].astype(bool)) & (groups["n_anchors"] < params.min_anchors)
@@ -77,4 +84,22 @@ def summarize(rows: pd.DataFrame, groups: pd.DataFrame, oac: pd.DataFrame, event
         "oac_not_verifiable": int((verdicts == "not verifiable").sum()),
         "fragment_events": len(events),
         "fragment_rows": int((rows["rule5_role"] == "fragment").sum()),
+        "to_check": int(status.isin(FLAGGED).sum()),
+        **basis_counts(rows),
     }
+
+
+def summary_key(text: str) -> str:
+    """A status or basis as a summary key: ``possible isomer`` → ``possible_isomer``."""
+    return text.replace(" ", "_")
+
+
+def basis_counts(rows: pd.DataFrame) -> dict[str, int]:
+    """Algorithm 2.1: the valid rows by what their verdict rests on (``valid_<basis>``), and the
+    rows whose Rule 1 and Rule 4 verdicts disagree."""
+    if "rule1_basis" not in rows:
+        return {}
+    valid = rows["status"] == "valid"
+    counts = {f"valid_on_{summary_key(basis)}": int((valid & (rows["rule1_basis"] == basis)).sum())
+              for basis in BASES if basis not in ("weak isomer line", "none")}
+    return {**counts, "rules_disagree": int(rows["rules_disagree"].sum())}

@@ -1,0 +1,142 @@
+"""Semi-real benchmark (issue 12): misidentifications injected into the lab's own sample.
+
+The sample (``../shared/data/testwork_user.csv``) is real chromatography, so no generator decides
+what a correct peak looks like. Each draw takes ``--peaks`` non-anchor peaks that the analysis
+itself calls ``valid`` on the untouched sample, moves their RT by 0.3-3 min (magnitude uniform,
+either sign; anchors are never touched), and runs the analysis again. What is measured:
+
+* recall by shift range: the share of moved peaks that are flagged (``outlier``, ``fragment`` or
+  ``possible isomer``: the peaks to check); how many came out ``unverified`` is shown beside it;
+* collateral: untouched rows whose flag (flagged or not) changed against the untouched run, per
+  10 injected errors; false alarms are the part of it where an unflagged row became flagged.
+  Some changes follow from the move itself: a row of the same name (one compound, one peak per
+  line: Rule 5 weighs the other peaks of a name), or a row of the same lipid tail within the Rule
+  5 window of a moved peak's old or new RT (its possible in-source parent or fragment left or
+  arrived). They are counted apart as "related"; the rest are "unrelated";
+* reliability of the confidence on the moved peaks (each is truly misplaced: a verdict is right
+  when it is flagged).
+
+    python bench/injection.py                       # 2.0 and 2.1, the reporting draws
+    python bench/injection.py --seeds 0 1 2 --versions 2.1
+
+Draws are seeded: ``DEVELOPMENT_SEEDS`` (0-19) were run while 2.1 was built; the README reports
+``REPORTING_SEEDS`` (100-139), which were only run for the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from accuracy import binned  # noqa: E402
+from ganglioside import AnalysisParams, analyze  # noqa: E402
+from ganglioside.rules.status import FLAGGED  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "testwork_user.csv"
+DEVELOPMENT_SEEDS = tuple(range(20))
+REPORTING_SEEDS = tuple(range(100, 140))
+SHIFT_RANGE = (0.3, 3.0)
+SHIFT_BINS = (0.3, 0.4, 1.0, 2.0, 3.0001)
+
+
+def inject(table: pd.DataFrame, chosen: np.ndarray, rng: np.random.Generator
+           ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The table with the RT of the rows at ``chosen`` moved 0.3-3 min either way (never below
+    0.1 min), and the shifts."""
+    shift = rng.choice([-1.0, 1.0], len(chosen)) * rng.uniform(*SHIFT_RANGE, len(chosen))
+    moved = table.copy()
+    rt = table["RT"].to_numpy(float)
+    new_rt = np.round(np.maximum(rt[chosen] + shift, 0.1), 3)
+    moved.loc[moved.index[chosen], "RT"] = new_rt
+    return moved, new_rt - rt[chosen]
+
+
+def one_draw(table: pd.DataFrame, base: pd.DataFrame, seed: int, n_peaks: int, version: str
+             ) -> tuple[pd.DataFrame, dict]:
+    """The moved peaks' verdicts and the untouched rows' flag changes of one draw."""
+    rng = np.random.default_rng(seed)
+    eligible = np.flatnonzero((base["status"] == "valid").to_numpy() & ~base["Anchor"].to_numpy())
+    chosen = rng.choice(eligible, size=min(n_peaks, len(eligible)), replace=False)
+    moved, shift = inject(table, chosen, rng)
+    rows = analyze(moved, AnalysisParams(algorithm_version=version)).rows
+    untouched = np.ones(len(rows), dtype=bool)
+    untouched[chosen] = False
+    before = base["status"].isin(FLAGGED).to_numpy()
+    after = rows["status"].isin(FLAGGED).to_numpy()
+    changed = untouched & (before != after)
+    related = related_rows(table, moved, chosen)
+    injected = pd.DataFrame({"seed": seed, "shift": shift,
+                             "status": rows["status"].to_numpy(object)[chosen],
+                             "confidence": rows["confidence"].to_numpy(float)[chosen]})
+    return injected, {"seed": seed, "injected": len(chosen), "changed": int(changed.sum()),
+                      "unrelated": int((changed & ~related).sum()),
+                      "false_alarms": int((changed & after).sum())}
+
+
+def related_rows(table: pd.DataFrame, moved: pd.DataFrame, chosen: np.ndarray,
+                 window: float = 0.1) -> np.ndarray:
+    """Rows that share a name with a moved peak, or its lipid tail and the Rule 5 RT window at
+    its old or new RT."""
+    name = table["Name"].to_numpy(object)
+    tail = name.astype(str)
+    tail = np.array([text[text.index("("):] for text in tail], dtype=object)
+    rt = table["RT"].to_numpy(float)
+    related = np.isin(name, name[chosen])
+    for at, new_rt in zip(chosen.tolist(), moved["RT"].to_numpy(float)[chosen].tolist()):
+        same_tail = tail == tail[at]
+        related |= same_tail & ((np.abs(rt - rt[at]) <= window) | (np.abs(rt - new_rt) <= window))
+    return related
+
+
+def recall_table(injected: pd.DataFrame) -> pd.DataFrame:
+    """Per shift range: moved peaks, share flagged, share unverified."""
+    size = injected["shift"].abs()
+    bins = pd.cut(size, SHIFT_BINS, right=False)
+    return injected.assign(bin=bins, flagged=injected["status"].isin(FLAGGED),
+                           unverified=injected["status"].eq("unverified")).groupby(
+        "bin", observed=True).agg(peaks=("flagged", "size"), recall=("flagged", "mean"),
+                                  unverified=("unverified", "mean")).reset_index()
+
+
+def reliability_table(injected: pd.DataFrame) -> pd.DataFrame:
+    """Of the moved peaks' verdicts with confidence in a bin, the share that were right
+    (flagged)."""
+    return binned(injected["confidence"].to_numpy(float),
+                  injected["status"].isin(FLAGGED).to_numpy())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", nargs="*", type=int, default=list(REPORTING_SEEDS))
+    parser.add_argument("--versions", nargs="*", default=["2.0", "2.1"])
+    parser.add_argument("--peaks", type=int, default=10, help="peaks moved per draw")
+    args = parser.parse_args()
+    table = pd.read_csv(SAMPLE)
+    for version in args.versions:
+        base = analyze(table, AnalysisParams(algorithm_version=version)).rows
+        draws = [one_draw(table, base, seed, args.peaks, version) for seed in args.seeds]
+        injected = pd.concat([moved for moved, _ in draws], ignore_index=True)
+        counts = pd.DataFrame([count for _, count in draws])
+        per_ten = 10 / counts["injected"]
+        with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 200):
+            print(f"algorithm {version}: {len(counts)} draws of {args.peaks} moved peaks")
+            print(recall_table(injected).to_string(index=False))
+            for label, column in (("collateral flag changes", "changed"),
+                                  ("  of them unrelated to a moved peak", "unrelated"),
+                                  ("false alarms (newly flagged)", "false_alarms")):
+                values = counts[column] * per_ten
+                print(f"{label} per 10 injected: mean {values.mean():.2f}, "
+                      f"max {values.max():.1f}")
+            print(reliability_table(injected).to_string(index=False))
+            print()
+
+
+if __name__ == "__main__":
+    main()

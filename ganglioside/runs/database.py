@@ -215,8 +215,14 @@ class Database:
     def _upgrade_schema(self, engine: Engine) -> None:
         """Bring the schema to the newest migration; a no-op read when it is there already."""
         with self._begin(engine, write=False) as conn:
-            if migrations.is_current(conn):
-                return
+            current = migrations.current_revision(conn)
+        known = migrations.revisions()
+        if current == known[-1]:
+            return
+        if current is not None and current not in known:
+            raise DatabaseError(f"The run store at {self.location} has schema revision "
+                                f"{current}, which this program does not know (its newest is "
+                                f"{known[-1]}): it was written by a newer version; update.")
         with self._begin(engine, write=True) as conn:
             if self.backend == "postgresql":  # processes starting together take turns
                 conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))

@@ -24,24 +24,25 @@ from sqlalchemy import Connection
 HERE = Path(__file__).resolve().parent
 
 
-def _config() -> Config:
+def alembic_config(conn: Connection | None = None) -> Config:
+    """Alembic's configuration of these migrations, working on conn when given."""
     config = Config()
     config.set_main_option("script_location", str(HERE))
+    config.attributes["connection"] = conn
     return config
 
 
-def head() -> str:
-    """The newest revision."""
-    return ScriptDirectory.from_config(_config()).get_current_head()
+def revisions() -> list[str]:
+    """Every revision this program knows, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
 
 
-def is_current(conn: Connection) -> bool:
-    """True when the database is at the newest revision."""
-    return MigrationContext.configure(conn).get_current_revision() == head()
+def current_revision(conn: Connection) -> str | None:
+    """The database's revision; None for an empty database or a file from before migrations."""
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(conn: Connection) -> None:
     """Upgrade to the newest revision inside the caller's transaction (which holds the lock)."""
-    config = _config()
-    config.attributes["connection"] = conn
-    command.upgrade(config, "head")
+    command.upgrade(alembic_config(conn), "head")

@@ -64,7 +64,7 @@ def database_url(target: str | os.PathLike | None = None) -> URL:
         return URL.create("sqlite", database=str(Path(text).expanduser().absolute()))
     try:
         url = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise DatabaseError(f"{DB_ENV_VAR}: '{text}' is neither a file path nor a database "
                             "URL.") from None
     if url.get_backend_name() == "postgres":

@@ -74,8 +74,8 @@ def test_eight_processes_submit_200_runs_each_executed_exactly_once(db_target):
     executions = Counter(match[0] for log in logs for match in RUN_LOG.findall(log))
     per_worker = [len(RUN_LOG.findall(log)) for log in logs]
     print(f"\nconcurrency test ({store.database.backend}): {SUBMITTERS} submitting processes, "
-          f"{len(submitted)} runs, {WORKERS} worker processes x 2 threads (runs per worker {per_worker}), "
-          f"{seconds:.1f} s from first submit to last completion")
+          f"{len(submitted)} runs, {WORKERS} worker processes x 2 threads (runs per worker "
+          f"{per_worker}), {seconds:.1f} s from first submit to last completion")
 
     assert [worker.returncode for worker in workers] == [0] * WORKERS
     assert len(submitted) == len(set(submitted)) == SUBMITTERS * RUNS_EACH

@@ -76,8 +76,8 @@ def test_kill_9_mid_run_loses_nothing_and_leaves_nothing_stuck(db_target):
     runs = {run.id: run for run in store.list_runs()}
     counts = store.counts()
     requeued = sum(run.attempts > 1 for run in runs.values())
-    print(f"\nfault test ({store.database.backend}): {kills} kill -9 ({mid_run_kills} mid-run), {len(submitted)} runs: "
-          f"{counts['completed']} completed, {counts['failed']} failed (worker died twice), "
+    print(f"\nfault test ({store.database.backend}): {kills} kill -9 ({mid_run_kills} mid-run), "
+          f"{len(submitted)} runs: {counts['completed']} completed, {counts['failed']} failed (worker died twice), "
           f"{requeued} requeued after a kill, {seconds:.1f} s")
 
     assert store.integrity_check() == "ok"

@@ -143,7 +143,7 @@ class Database:
         dialect = postgresql if self.backend == "postgresql" else sqlite
         return dialect.insert(table)
 
-    def is_lock_error(self, error: BaseException) -> bool:
+    def _is_lock_error(self, error: BaseException) -> bool:
         """An error that means "another transaction holds the lock": safe to try again."""
         original = error.orig if isinstance(error, DBAPIError) else error
         if isinstance(original, sqlite3.OperationalError):
@@ -152,7 +152,7 @@ class Database:
         # PostgreSQL: deadlock_detected, serialization_failure, lock_not_available
         return getattr(original, "sqlstate", None) in {"40P01", "40001", "55P03"}
 
-    def retry_locked(self, action: Callable[[], Result]) -> Result:
+    def _retry_locked(self, action: Callable[[], Result]) -> Result:
         """Run action, trying again on lock errors until the busy timeout has passed."""
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.005
@@ -160,7 +160,7 @@ class Database:
             try:
                 return action()
             except (DBAPIError, sqlite3.OperationalError) as error:
-                if not self.is_lock_error(error) or time.monotonic() > deadline:
+                if not self._is_lock_error(error) or time.monotonic() > deadline:
                     raise
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
@@ -184,7 +184,7 @@ class Database:
 
     @contextmanager
     def _begin(self, engine: Engine, write: bool) -> Iterator[Connection]:
-        conn = self.retry_locked(lambda: self._connect(engine, write))
+        conn = self._retry_locked(lambda: self._connect(engine, write))
         try:
             yield conn
         except BaseException:
@@ -200,7 +200,7 @@ class Database:
         try:
             conn = engine.connect()
         except DBAPIError as error:
-            if self.is_lock_error(error):
+            if self._is_lock_error(error):
                 raise
             raise DatabaseError(f"Cannot open the run store at {self.location}: "
                                 f"{_first_line(error.orig)}") from error

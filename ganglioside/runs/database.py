@@ -143,17 +143,18 @@ class Database:
         dialect = postgresql if self.backend == "postgresql" else sqlite
         return dialect.insert(table)
 
-    def _is_lock_error(self, error: BaseException) -> bool:
-        """An error that means "another transaction holds the lock": safe to try again."""
+    @staticmethod
+    def _is_lock_error(error: BaseException) -> bool:
+        """SQLite's "database is locked" (or busy): another process holds the file's lock."""
         original = error.orig if isinstance(error, DBAPIError) else error
-        if isinstance(original, sqlite3.OperationalError):
-            text = str(original).lower()
-            return "locked" in text or "busy" in text
-        # PostgreSQL: deadlock_detected, serialization_failure, lock_not_available
-        return getattr(original, "sqlstate", None) in {"40P01", "40001", "55P03"}
+        text = str(original).lower()
+        return isinstance(original, sqlite3.OperationalError) and ("locked" in text
+                                                                   or "busy" in text)
 
     def _retry_locked(self, action: Callable[[], Result]) -> Result:
-        """Run action, trying again on lock errors until the busy timeout has passed."""
+        """Run action, trying again on SQLite lock errors until the busy timeout has passed:
+        setting up WAL can fail at once instead of waiting. (PostgreSQL waits for row locks
+        inside the transaction, and the store takes them in an order that cannot deadlock.)"""
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.005
         while True:
@@ -203,7 +204,7 @@ class Database:
             if self._is_lock_error(error):
                 raise
             raise DatabaseError(f"Cannot open the run store at {self.location}: "
-                                f"{_first_line(error.orig)}") from error
+                                f"{_first_line(error.orig or error)}") from error
         try:
             conn.execution_options(**{_WRITE_OPTION: write})
             conn.begin()
@@ -245,8 +246,8 @@ def _begin_sqlite_transaction(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _first_line(error: BaseException | None) -> str:
-    text = str(error or "").strip()
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 

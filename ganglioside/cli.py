@@ -238,7 +238,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"executed {executed} runs", file=sys.stderr)
         return 0
     worker.start()
-    print(f"worker started on {worker.store.path}", file=sys.stderr, flush=True)
+    print(f"worker started on {worker.store.location}", file=sys.stderr, flush=True)
     while not stop.wait(1.0):
         pass
     worker.stop()

@@ -26,10 +26,10 @@ SAMPLE = DATA / "testwork_user.csv"
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "db" / "runs.db"
-    monkeypatch.setenv("GANGLIOSIDE_DB", str(path))
-    return path
+def db(db_target, monkeypatch):
+    """The store the commands use ($GANGLIOSIDE_DB): an SQLite file, then a PostgreSQL URL."""
+    monkeypatch.setenv("GANGLIOSIDE_DB", db_target)
+    return db_target
 
 
 def run_cli(*args: str, env: dict | None = None,
@@ -136,7 +136,7 @@ def test_submit_worker_and_runs_commands(db, tmp_path, capsys):
     assert main(["submit", str(SAMPLE), "--name", "lab run", "--user", "kim",
                  "--min-anchors", "4"]) == 0
     run_id = capsys.readouterr().out.strip()
-    assert len(run_id) == 16 and db.exists()
+    assert len(run_id) == 16 and RunStore(db).get_run(run_id).status == "pending"
     assert main(["submit", str(SAMPLE), "--name", "lab run", "--user", "kim",
                  "--min-anchors", "4"]) == 2
     assert "already pending" in capsys.readouterr().err
@@ -195,8 +195,13 @@ def test_worker_process_runs_queued_runs_and_stops_cleanly_on_sigterm(db):
     finally:
         if worker.poll() is None:
             worker.kill()
-    assert "worker stopped" in worker.stderr.read()
+    log = worker.stderr.read()
+    assert f"worker started on {store.location}" in log and "worker stopped" in log
     assert [store.get_run(i).attempts for i in ids] == [1, 1, 1]
+    shown = run_cli("runs", "show", ids[0])
+    assert shown.returncode == 0 and "status: completed" in shown.stdout
+    listed = run_cli("runs", "list", "--status", "completed").stdout.splitlines()
+    assert {line.split()[0] for line in listed[1:]} == set(ids)
 
 
 def test_regression_csv_has_the_formula_guard_of_the_exports():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ganglioside.runs.store import WORKER_DIED_MESSAGE, RunStore
+from tests.store_support import query
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "testwork_user.csv"
@@ -22,7 +22,7 @@ MID_RUN_KILLS, MAX_KILLS = 20, 60
 HEARTBEAT, STALE_AFTER = 0.2, 2.0
 
 
-def start_worker(db: Path) -> subprocess.Popen:
+def start_worker(db: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ganglioside", "worker", "--poll-interval", "0.05",
          "--heartbeat-interval", str(HEARTBEAT), "--stale-after", str(STALE_AFTER)],
@@ -43,8 +43,8 @@ def running_since(store: RunStore, moment: float) -> bool:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_run_loses_nothing_and_leaves_nothing_stuck(tmp_path):
-    db = tmp_path / "faults.db"
+def test_kill_9_mid_run_loses_nothing_and_leaves_nothing_stuck(db_target):
+    db = db_target
     store = RunStore(db)
     data, submitted, rng = SAMPLE.read_bytes(), [], random.Random(7)
 
@@ -76,16 +76,15 @@ def test_kill_9_mid_run_loses_nothing_and_leaves_nothing_stuck(tmp_path):
     runs = {run.id: run for run in store.list_runs()}
     counts = store.counts()
     requeued = sum(run.attempts > 1 for run in runs.values())
-    print(f"\nfault test: {kills} kill -9 ({mid_run_kills} mid-run), {len(submitted)} runs: "
-          f"{counts['completed']} completed, {counts['failed']} failed (worker died twice), "
+    print(f"\nfault test ({store.database.backend}): {kills} kill -9 ({mid_run_kills} mid-run), "
+          f"{len(submitted)} runs: {counts['completed']} completed, {counts['failed']} failed (worker died twice), "
           f"{requeued} requeued after a kill, {seconds:.1f} s")
 
     assert store.integrity_check() == "ok"
     assert mid_run_kills >= MID_RUN_KILLS
     assert set(runs) == set(submitted)  # 0 lost
     assert counts["processing"] == counts["pending"] == 0  # 0 stuck
-    with sqlite3.connect(db) as conn:
-        with_result = {row[0] for row in conn.execute("SELECT run_id FROM results")}
+    with_result = {run_id for run_id, in query(store, "SELECT run_id FROM results")}
     completed = {run_id for run_id, run in runs.items() if run.status == "completed"}
     assert with_result == completed  # 0 partial results
     for run_id, run in runs.items():

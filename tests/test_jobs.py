@@ -29,8 +29,10 @@ def small_result():
 
 
 @pytest.fixture
-def store(tmp_path):
-    return RunStore(tmp_path / "jobs.db")
+def store(db_target):
+    store = RunStore(db_target)
+    yield store
+    store.close()
 
 
 class FakeAnalyze:
@@ -235,9 +237,9 @@ def test_worker_recovers_a_run_whose_worker_died(store, small_result):
     assert store.get_run(run_id).attempts == 2
 
 
-def test_worker_cleans_up_old_finished_runs(tmp_path, small_result):
+def test_worker_cleans_up_old_finished_runs(db_target, small_result):
     clock = type("Clock", (), {"now": time.time(), "__call__": lambda self: self.now})()
-    store = RunStore(tmp_path / "clean.db", clock=clock)
+    store = RunStore(db_target, clock=clock)
     old = submit(store, name="old")
     store.request_cancel(old)
     clock.now += 3 * 86400

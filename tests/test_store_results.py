@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import sqlite3
 import zipfile
 import zlib
 from pathlib import Path
@@ -19,13 +18,16 @@ from ganglioside.export import result_from_json, result_tables, to_json
 from ganglioside.params import AnalysisParams
 from ganglioside.result import AnalysisResult, AnalysisWarning
 from ganglioside.runs.store import RunStore
+from tests.store_support import query
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture
-def store(tmp_path):
-    return RunStore(tmp_path / "results.db")
+def store(db_target):
+    store = RunStore(db_target)
+    yield store
+    store.close()
 
 
 def complete(store: RunStore, result: AnalysisResult) -> str:
@@ -35,8 +37,8 @@ def complete(store: RunStore, result: AnalysisResult) -> str:
 
 
 def stored_blob(store: RunStore, run_id: str) -> bytes:
-    with sqlite3.connect(store.path) as conn:
-        return conn.execute("SELECT data FROM results WHERE run_id = ?", (run_id,)).fetchone()[0]
+    [(data,)] = query(store, "SELECT data FROM results WHERE run_id = :run_id", run_id=run_id)
+    return bytes(data)
 
 
 def assert_same_result(loaded: AnalysisResult, original: AnalysisResult) -> None:
@@ -125,9 +127,8 @@ def test_result_is_one_archive_of_a_document_and_parquet_tables(store):
 def test_run_stored_in_the_old_json_format_still_loads(store):
     result = analyze(read_table(DATA / "testwork_small.csv"))
     run_id = complete(store, result)
-    with sqlite3.connect(store.path) as conn:
-        conn.execute("UPDATE results SET data = ? WHERE run_id = ?",
-                     (zlib.compress(to_json(result), 6), run_id))
+    query(store, "UPDATE results SET data = :data WHERE run_id = :run_id",
+          data=zlib.compress(to_json(result), 6), run_id=run_id)
     assert_same_result(store.load_result(run_id), result_from_json(to_json(result)))
 
 
@@ -140,5 +141,4 @@ def test_a_result_that_cannot_be_stored_leaves_the_run_processing_without_result
         store.complete_run(claim, result)
     assert store.get_run(run_id).status == "processing"
     assert store.load_result(run_id) is None
-    with sqlite3.connect(store.path) as conn:
-        assert conn.execute("SELECT count(*) FROM results").fetchone()[0] == 0
+    assert query(store, "SELECT count(*) FROM results") == [(0,)]

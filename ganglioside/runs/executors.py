@@ -166,6 +166,7 @@ class BackgroundWorker:
             return None
 
 
-def start_background_worker(path=None, **options) -> BackgroundWorker:
-    """A started BackgroundWorker on RunStore(path) (path None: $GANGLIOSIDE_DB)."""
-    return BackgroundWorker(RunStore(path), **options).start()
+def start_background_worker(target=None, **options) -> BackgroundWorker:
+    """A started BackgroundWorker on RunStore(target): a file path or database URL (None:
+    $GANGLIOSIDE_DB)."""
+    return BackgroundWorker(RunStore(target), **options).start()

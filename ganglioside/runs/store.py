@@ -1,9 +1,21 @@
-"""The run store: every submitted analysis, its input, state, progress and result, in SQLite.
+"""The run store: every submitted analysis, its input, state, progress and result, in one
+database shared by the dashboard's worker and any number of worker processes.
 
-One database file shared by the dashboard's worker and any number of ``python -m ganglioside
-worker`` processes. SQLite runs in WAL mode, every write is a ``BEGIN IMMEDIATE`` transaction that
-waits (busy timeout) instead of failing, and each thread gets its own connection. A run's result is
-written in the same transaction that marks it completed, so a partial result is never visible.
+The database is an SQLite file (the default) or a PostgreSQL server (``database.py`` says how
+to name it, ``schema.py`` what it holds). Guarantees, on both:
+
+* a run is claimed by one worker at a time: claiming is atomic (SQLite: the write lock;
+  PostgreSQL: ``FOR UPDATE SKIP LOCKED``) and hands out a claim token that every later write of
+  that worker must show, so a worker declared dead (stale heartbeat) cannot overwrite the run it
+  lost;
+* a run's result is written in the same transaction that marks it completed, so a partial result
+  is never visible;
+* an input is stored once, under its SHA-256, and deleted with the last run that uses it;
+* at most one pending or processing run per (input, sheet, parameters, name), enforced by a
+  unique index.
+
+Times come from ``clock`` (the local clock): on several hosts, keep their clocks synchronised
+(NTP); a heartbeat is judged stale only after ``stale_after`` seconds (60 by default).
 
 A result is stored as one blob: an uncompressed ZIP archive holding one Parquet file per table
 (``rows.parquet``, ...) and ``result.json`` (summary, warnings, parameters, provenance); it loads
@@ -19,13 +31,10 @@ import json
 import math
 import os
 import secrets
-import sqlite3
-import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,67 +43,32 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sqlalchemy import Connection, Row, case, delete, exists, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import GangliosideError
 from ..export import result_from_json, result_tables, to_json
 from ..params import AnalysisParams
 from ..result import AnalysisResult
+from .database import DB_ENV_VAR, Database, open_database  # noqa: F401 (DB_ENV_VAR: the pages)
+from .schema import (ACTIVE_STATUSES, FINISHED_STATUSES, STATUSES, inputs, results, runs,
+                     search_text)
 
-STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
-ACTIVE_STATUSES = ("pending", "processing")
-FINISHED_STATUSES = ("completed", "failed", "cancelled")
-DB_ENV_VAR = "GANGLIOSIDE_DB"
-DEFAULT_DB_PATH = Path("data") / "ganglioside.db"
 WORKER_DIED_MESSAGE = ("The worker died while running this analysis (twice); "
                        "it was not retried again.")
 REQUEUED_MESSAGE = "Requeued: the worker running it stopped responding."
 RELEASED_MESSAGE = "Requeued: the worker running it was stopped."
-SCHEMA_VERSION = 1
 RESULT_DOCUMENT = "result.json"
 TABLE_SUFFIX = ".parquet"
 _ZIP_SIGNATURE = b"PK\x03\x04"
+_DELETE_BATCH = 500  # runs per DELETE statement (bounded number of bound parameters)
 
-_SCHEMA = (
-    f"""CREATE TABLE IF NOT EXISTS runs (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL,
-        user TEXT,
-        sample_type TEXT NOT NULL,
-        parameters TEXT NOT NULL,
-        file_name TEXT NOT NULL,
-        sheet TEXT,
-        input_sha256 TEXT NOT NULL,
-        input_size INTEGER NOT NULL,
-        dedupe_key TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN {STATUSES!r}),
-        progress REAL NOT NULL DEFAULT 0,
-        step TEXT,
-        message TEXT,
-        error TEXT,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        completed_at REAL,
-        heartbeat_at REAL,
-        algorithm_version TEXT NOT NULL,
-        summary TEXT,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        cancel_requested INTEGER NOT NULL DEFAULT 0,
-        claim_token TEXT,
-        worker TEXT)""",
-    "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, seq)",
-    # At most one active run per (input, sheet, parameters, name): enforced by SQLite itself.
-    """CREATE UNIQUE INDEX IF NOT EXISTS runs_active_dedupe ON runs (dedupe_key)
-        WHERE status IN ('pending', 'processing')""",
-    "CREATE TABLE IF NOT EXISTS inputs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS results (run_id TEXT PRIMARY KEY, data BLOB NOT NULL)",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
-)
-
-_RUN_COLUMNS = ("id, name, user, sample_type, parameters, file_name, sheet, input_sha256, "
-                "input_size, status, progress, step, message, error, created_at, started_at, "
-                "completed_at, heartbeat_at, algorithm_version, summary, attempts, "
-                "cancel_requested")
+_RECORD_COLUMNS = (runs.c.id, runs.c.name, runs.c.user, runs.c.sample_type, runs.c.parameters,
+                   runs.c.file_name, runs.c.sheet, runs.c.input_sha256, runs.c.input_size,
+                   runs.c.status, runs.c.progress, runs.c.step, runs.c.message, runs.c.error,
+                   runs.c.created_at, runs.c.started_at, runs.c.completed_at,
+                   runs.c.heartbeat_at, runs.c.algorithm_version, runs.c.summary,
+                   runs.c.attempts, runs.c.cancel_requested)
 
 
 class StoreError(GangliosideError):
@@ -186,81 +160,31 @@ class Recovery:
     failed: list[str]
 
 
-def default_db_path() -> Path:
-    """$GANGLIOSIDE_DB, else data/ganglioside.db in the working directory."""
-    return Path(os.environ.get(DB_ENV_VAR) or DEFAULT_DB_PATH)
-
-
 class RunStore:
-    """SQLite-backed store of analysis runs; one instance may be shared between threads."""
+    """The store of analysis runs; one instance may be shared between threads.
 
-    def __init__(self, path: str | os.PathLike | None = None, busy_timeout: float = 30.0,
+    ``target`` is a file path or a database URL (``database.database_url``; None: the
+    $GANGLIOSIDE_DB of the process). Nothing is opened before the first call.
+    """
+
+    def __init__(self, target: str | os.PathLike | None = None, busy_timeout: float = 30.0,
                  clock: Callable[[], float] = time.time):
-        self.path = Path(path) if path is not None else default_db_path()
-        self.busy_timeout = busy_timeout
+        self.database: Database = open_database(target, busy_timeout)
         self._clock = clock
-        self._local = threading.local()
-        self._schema_lock = threading.Lock()
-        self._schema_ready = False
 
-    # ---- connections and transactions ------------------------------------------------------
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file of the store; None on a database server."""
+        return self.database.path
 
-    def _connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            conn = self._retry_locked(self._open)
-            self._local.conn, self._local.pid = conn, os.getpid()
-        return conn
-
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.create_function("casefold", 1, _casefold, deterministic=True)
-            with self._schema_lock:
-                if not self._schema_ready:
-                    self._create_schema(conn)
-                    self._schema_ready = True
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _create_schema(self, conn: sqlite3.Connection) -> None:
-        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
-            return  # an existing database: no write lock needed
-        with _immediate(conn):
-            for statement in _SCHEMA:
-                conn.execute(statement)
-
-    def _retry_locked(self, action: Callable[[], Any]) -> Any:
-        """Run action, retrying the rare lock errors SQLite raises without waiting (WAL setup)."""
-        deadline = time.monotonic() + self.busy_timeout
-        delay = 0.005
-        while True:
-            try:
-                return action()
-            except sqlite3.OperationalError as error:
-                if not _is_lock_error(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        self._retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
-        with _rollback_on_error(conn):
-            yield conn
+    @property
+    def location(self) -> str:
+        """Where the store is, for messages: the file, or the URL without its password."""
+        return self.database.location
 
     def close(self) -> None:
-        """Close this thread's connection (a later call opens a new one)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close this process's idle connections to the store (a later call opens new ones)."""
+        self.database.dispose()
 
     # ---- submitting and reading runs --------------------------------------------------------
 
@@ -279,23 +203,43 @@ class RunStore:
         parameters = params.to_dict()
         dedupe_key = hashlib.sha256(json.dumps(
             [sha256, sheet, parameters, name], sort_keys=True).encode()).hexdigest()
+        row = dict(name=name, user=user or None, sample_type=params.sample_type,
+                   parameters=json.dumps(parameters), file_name=file_name, sheet=sheet,
+                   input_sha256=sha256, input_size=len(data), dedupe_key=dedupe_key,
+                   status="pending", message="Waiting for a worker…",
+                   algorithm_version=params.algorithm_version, cancel_requested=False)
+        try:
+            return self._insert_run(row, data)
+        except IntegrityError:
+            # PostgreSQL: the same run was created by another process at the same moment (the
+            # unique index refused ours); else, once in 2^64 runs, the id was taken: a new one.
+            with self.database.read() as conn:
+                self._refuse_duplicate(conn, dedupe_key)
+            return self._insert_run(row, data)
+
+    def _insert_run(self, row: dict[str, Any], data: bytes) -> str:
         run_id = secrets.token_hex(8)
-        with self._write() as conn:
-            existing = conn.execute(
-                "SELECT id, status FROM runs WHERE dedupe_key = ? AND status IN (?, ?)",
-                (dedupe_key, *ACTIVE_STATUSES)).fetchone()
-            if existing:
-                raise DuplicateRunError(*existing)
-            conn.execute("INSERT OR IGNORE INTO inputs (sha256, data) VALUES (?, ?)",
-                         (sha256, data))
-            conn.execute(
-                "INSERT INTO runs (id, name, user, sample_type, parameters, file_name, sheet,"
-                " input_sha256, input_size, dedupe_key, status, message, created_at,"
-                " algorithm_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                (run_id, name, user or None, params.sample_type, json.dumps(parameters),
-                 file_name, sheet, sha256, len(data), dedupe_key, "Waiting for a worker…",
-                 self._clock(), params.algorithm_version))
+        with self.database.write() as conn:
+            self._refuse_duplicate(conn, row["dedupe_key"])
+            self._store_input(conn, row["input_sha256"], data)
+            conn.execute(runs.insert().values(
+                id=run_id, created_at=self._clock(), search_text=search_text(
+                    row["name"], row["user"], row["file_name"], run_id), **row))
         return run_id
+
+    @staticmethod
+    def _refuse_duplicate(conn: Connection, dedupe_key: str) -> None:
+        existing = conn.execute(select(runs.c.id, runs.c.status).where(
+            runs.c.dedupe_key == dedupe_key, runs.c.status.in_(ACTIVE_STATUSES))).first()
+        if existing:
+            raise DuplicateRunError(*existing)
+
+    def _store_input(self, conn: Connection, sha256: str, data: bytes) -> None:
+        """Insert the input unless it is stored already; either way its row stays locked until
+        commit, so a concurrent delete of its last other run cannot remove it (PostgreSQL)."""
+        statement = self.database.insert(inputs).values(sha256=sha256, data=data)
+        conn.execute(statement.on_conflict_do_update(
+            index_elements=[inputs.c.sha256], set_={"sha256": statement.excluded.sha256}))
 
     def rerun(self, run_id: str, params: AnalysisParams, *, name: str | None = None,
               user: str | None = None) -> str:
@@ -307,8 +251,8 @@ class RunStore:
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run with this id; RunNotFoundError if there is none."""
-        row = self._connection().execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        with self.database.read() as conn:
+            row = conn.execute(select(*_RECORD_COLUMNS).where(runs.c.id == run_id)).first()
         if row is None:
             raise RunNotFoundError(run_id)
         return _record(row)
@@ -317,47 +261,42 @@ class RunStore:
                   limit: int | None = None) -> list[RunRecord]:
         """Runs, newest first, optionally of some statuses and containing text (any case) in
         their name, user, file name or id."""
-        where, args = [], []
+        query = select(*_RECORD_COLUMNS).order_by(runs.c.seq.desc())
         if status is not None:
-            statuses = [status] if isinstance(status, str) else list(status)
-            where.append(f"status IN ({', '.join('?' * len(statuses))})")
-            args += statuses
+            query = query.where(runs.c.status.in_([status] if isinstance(status, str)
+                                                  else list(status)))
         if text:
-            where.append("instr(casefold(name || char(0) || coalesce(user, '') || char(0) ||"
-                         " file_name || char(0) || id), ?) > 0")
-            args.append(_casefold(text))
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY seq DESC"
+            query = query.where(runs.c.search_text.contains(text.casefold(), autoescape=True))
         if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
-        return [_record(row) for row in self._connection().execute(sql, args)]
+            query = query.limit(int(limit))
+        with self.database.read() as conn:
+            return [_record(row) for row in conn.execute(query)]
 
     def counts(self) -> dict[str, int]:
         """Number of runs per status (every status present, zero included)."""
-        found = dict(self._connection().execute(
-            "SELECT status, count(*) FROM runs GROUP BY status").fetchall())
+        with self.database.read() as conn:
+            found = dict(conn.execute(
+                select(runs.c.status, func.count()).group_by(runs.c.status)).all())
         return {status: found.get(status, 0) for status in STATUSES}
 
     def load_input(self, run_id: str) -> bytes:
         """The uploaded bytes of a run."""
-        row = self._connection().execute(
-            "SELECT inputs.data FROM runs JOIN inputs ON inputs.sha256 = runs.input_sha256"
-            " WHERE runs.id = ?", (run_id,)).fetchone()
-        if row is None:
+        with self.database.read() as conn:
+            data = conn.execute(select(inputs.c.data).join(
+                runs, runs.c.input_sha256 == inputs.c.sha256).where(runs.c.id == run_id)).scalar()
+        if data is None:
             raise RunNotFoundError(run_id)
-        return bytes(row[0])
+        return bytes(data)
 
     def load_result(self, run_id: str) -> AnalysisResult | None:
         """The stored result of a completed run; None for any other status."""
-        row = self._connection().execute(
-            "SELECT results.data FROM runs JOIN results ON results.run_id = runs.id"
-            " WHERE runs.id = ? AND runs.status = 'completed'", (run_id,)).fetchone()
-        if row is None:
+        with self.database.read() as conn:
+            data = conn.execute(select(results.c.data).join(
+                runs, runs.c.id == results.c.run_id).where(
+                runs.c.id == run_id, runs.c.status == "completed")).scalar()
+        if data is None:
             return None
-        data = bytes(row[0])
+        data = bytes(data)
         if data.startswith(_ZIP_SIGNATURE):
             return _result_from_blob(data)
         return result_from_json(zlib.decompress(data))  # stored before the Parquet format
@@ -369,20 +308,20 @@ class RunStore:
 
         Returns False when the run had already finished (nothing to cancel).
         """
-        with self._write() as conn:
-            status = self._status(conn, run_id)
+        with self.database.write() as conn:
+            status = _locked_status(conn, run_id)
             if status == "pending":
-                conn.execute("UPDATE runs SET status = 'cancelled', cancel_requested = 1,"
-                             " message = 'Cancelled before it started.', completed_at = ?"
-                             " WHERE id = ?", (self._clock(), run_id))
+                conn.execute(_update_run(run_id).values(
+                    status="cancelled", cancel_requested=True, completed_at=self._clock(),
+                    message="Cancelled before it started."))
             elif status == "processing":
-                conn.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
+                conn.execute(_update_run(run_id).values(cancel_requested=True))
             return status in ACTIVE_STATUSES
 
     def delete_run(self, run_id: str) -> None:
         """Delete a finished run, its result, and its input unless another run shares it."""
-        with self._write() as conn:
-            status = self._status(conn, run_id)
+        with self.database.write() as conn:
+            status = _locked_status(conn, run_id)
             if status in ACTIVE_STATUSES:
                 raise RunStateError(f"Run {run_id} is {status}; cancel it before deleting it.")
             _delete_runs(conn, [run_id])
@@ -395,74 +334,79 @@ class RunStore:
         if retention_days <= 0:
             return 0
         cutoff = self._clock() - retention_days * 86400.0
-        with self._write() as conn:
-            ids = [row[0] for row in conn.execute(
-                "SELECT id FROM runs WHERE status IN (?, ?, ?) AND completed_at < ?",
-                (*FINISHED_STATUSES, cutoff))]
-            _delete_runs(conn, ids)
+        with self.database.write() as conn:
+            ids = conn.execute(select(runs.c.id).where(
+                runs.c.status.in_(FINISHED_STATUSES), runs.c.completed_at < cutoff)
+                .order_by(runs.c.seq).with_for_update()).scalars().all()
+            for start in range(0, len(ids), _DELETE_BATCH):
+                _delete_runs(conn, ids[start:start + _DELETE_BATCH])
         return len(ids)
 
     # ---- worker side ------------------------------------------------------------------------
 
     def claim_next(self, worker: str | None = None) -> Claim | None:
-        """Atomically move the oldest pending run to processing; None when the queue is empty."""
-        idle = self._connection().execute(
-            "SELECT NOT EXISTS (SELECT 1 FROM runs WHERE status = 'pending')").fetchone()[0]
-        if idle:  # polling an empty queue takes no write lock
+        """Atomically move the oldest pending run to processing; None when none can be had.
+
+        Workers claiming at once each get a different run: SQLite claims one at a time;
+        PostgreSQL skips the runs other workers are claiming, so it also answers None when each
+        pending run it sees is being claimed by another worker at that moment."""
+        with self.database.read() as conn:  # polling an empty queue takes no write lock
+            idle = not conn.execute(select(exists().where(runs.c.status == "pending"))).scalar()
+        if idle:
             return None
-        with self._write() as conn:
-            row = conn.execute("SELECT id FROM runs WHERE status = 'pending'"
-                               " ORDER BY seq LIMIT 1").fetchone()
-            return None if row is None else self._claim(conn, row[0], worker)
+        with self.database.write() as conn:
+            run_id = conn.execute(select(runs.c.id).where(runs.c.status == "pending")
+                                  .order_by(runs.c.seq).limit(1)
+                                  .with_for_update(skip_locked=True)).scalar()
+            return None if run_id is None else self._claim(conn, run_id, worker)
 
     def claim_run(self, run_id: str, worker: str | None = None) -> Claim | None:
         """Claim this run if it is still pending; None otherwise (taken, cancelled, finished)."""
-        with self._write() as conn:
-            if self._status(conn, run_id) != "pending":
+        with self.database.write() as conn:
+            if _locked_status(conn, run_id) != "pending":
                 return None
             return self._claim(conn, run_id, worker)
 
-    def _claim(self, conn: sqlite3.Connection, run_id: str, worker: str | None) -> Claim:
+    def _claim(self, conn: Connection, run_id: str, worker: str | None) -> Claim:
         token = secrets.token_hex(8)
         now = self._clock()
-        conn.execute(
-            "UPDATE runs SET status = 'processing', attempts = attempts + 1, claim_token = ?,"
-            " worker = ?, started_at = ?, heartbeat_at = ?, completed_at = NULL, progress = 0,"
-            " step = NULL, message = 'Starting…', error = NULL WHERE id = ?",
-            (token, worker, now, now, run_id))
-        attempt = conn.execute("SELECT attempts FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        attempt = conn.execute(_update_run(run_id).values(
+            status="processing", attempts=runs.c.attempts + 1, claim_token=token,
+            worker=worker, started_at=now, heartbeat_at=now, completed_at=None, progress=0.0,
+            step=None, message="Starting…", error=None).returning(runs.c.attempts)).scalar()
         return Claim(run_id, token, attempt)
 
     def report_progress(self, claim: Claim, fraction: float, step: str, message: str) -> bool:
         """Store a progress report (and heartbeat); True when cancellation was requested."""
-        with self._write() as conn:
-            status, cancel = self._claimed_status(conn, claim)
+        fraction = float(fraction)
+        with self.database.write() as conn:
+            status, cancel = _claimed_status(conn, claim)
             if status != "processing":
                 return False
-            conn.execute("UPDATE runs SET progress = max(progress, ?), step = ?, message = ?,"
-                         " heartbeat_at = ? WHERE id = ?",
-                         (float(fraction), step, message, self._clock(), claim.run_id))
+            conn.execute(_update_run(claim.run_id).values(
+                progress=case((runs.c.progress > fraction, runs.c.progress), else_=fraction),
+                step=step, message=message, heartbeat_at=self._clock()))
             return cancel
 
     def heartbeat(self, claim: Claim) -> None:
         """Record that the worker holding this claim is alive."""
-        with self._write() as conn:
-            if self._claimed_status(conn, claim)[0] == "processing":
-                conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?",
-                             (self._clock(), claim.run_id))
+        with self.database.write() as conn:
+            if _claimed_status(conn, claim)[0] == "processing":
+                conn.execute(_update_run(claim.run_id).values(heartbeat_at=self._clock()))
 
     def complete_run(self, claim: Claim, result: AnalysisResult) -> None:
         """Store the result and mark the run completed, in one transaction."""
         blob = _result_blob(result)
         summary = json.dumps(_plain(result.summary), allow_nan=False)
-        with self._write() as conn:
-            self._require_processing(conn, claim)
-            conn.execute("INSERT OR REPLACE INTO results (run_id, data) VALUES (?, ?)",
-                         (claim.run_id, blob))
-            conn.execute("UPDATE runs SET status = 'completed', progress = 1, step = 'complete',"
-                         " message = 'Analysis complete', summary = ?, completed_at = ?,"
-                         " heartbeat_at = ? WHERE id = ?",
-                         (summary, self._clock(), self._clock(), claim.run_id))
+        with self.database.write() as conn:
+            _require_processing(conn, claim)
+            statement = self.database.insert(results).values(run_id=claim.run_id, data=blob)
+            conn.execute(statement.on_conflict_do_update(
+                index_elements=[results.c.run_id], set_={"data": statement.excluded.data}))
+            now = self._clock()
+            conn.execute(_update_run(claim.run_id).values(
+                status="completed", progress=1.0, step="complete", message="Analysis complete",
+                summary=summary, completed_at=now, heartbeat_at=now))
 
     def fail_run(self, claim: Claim, error: str) -> None:
         """Mark the run failed with a readable reason."""
@@ -474,121 +418,135 @@ class RunStore:
 
     def release_run(self, claim: Claim) -> None:
         """Put a run back in the queue because its worker is stopping (not counted as attempt)."""
-        with self._write() as conn:
-            self._require_processing(conn, claim)
-            conn.execute("UPDATE runs SET status = 'pending', attempts = attempts - 1,"
-                         " claim_token = NULL, worker = NULL, progress = 0, step = NULL,"
-                         " message = ? WHERE id = ?", (RELEASED_MESSAGE, claim.run_id))
+        with self.database.write() as conn:
+            _require_processing(conn, claim)
+            conn.execute(_update_run(claim.run_id).values(
+                status="pending", attempts=runs.c.attempts - 1, claim_token=None, worker=None,
+                progress=0.0, step=None, message=RELEASED_MESSAGE))
 
     def _finish(self, claim: Claim, status: str, error: str | None, message: str) -> None:
-        with self._write() as conn:
-            self._require_processing(conn, claim)
-            conn.execute("UPDATE runs SET status = ?, error = ?, message = ?, completed_at = ?"
-                         " WHERE id = ?",
-                         (status, error, message, self._clock(), claim.run_id))
+        with self.database.write() as conn:
+            _require_processing(conn, claim)
+            conn.execute(_update_run(claim.run_id).values(
+                status=status, error=error, message=message, completed_at=self._clock()))
 
     def recover_stale(self, stale_after: float, max_attempts: int = 2) -> Recovery:
         """Processing runs whose heartbeat is older than stale_after seconds: requeue them while
         attempts < max_attempts, else mark them failed (worker died); cancel those that were
-        asked to stop."""
+        asked to stop. Runs another transaction holds locked are left for the next round."""
         now = self._clock()
         requeued, failed = [], []
-        with self._write() as conn:
-            stale = conn.execute(
-                "SELECT id, attempts, cancel_requested FROM runs"
-                " WHERE status = 'processing' AND heartbeat_at < ?",
-                (now - stale_after,)).fetchall()
+        with self.database.write() as conn:
+            stale = conn.execute(select(runs.c.id, runs.c.attempts, runs.c.cancel_requested)
+                                 .where(runs.c.status == "processing",
+                                        runs.c.heartbeat_at < now - stale_after)
+                                 .order_by(runs.c.seq).with_for_update(skip_locked=True)).all()
             for run_id, attempts, cancel in stale:
                 if cancel:
-                    conn.execute("UPDATE runs SET status = 'cancelled', message = 'Cancelled.',"
-                                 " completed_at = ?, claim_token = NULL WHERE id = ?",
-                                 (now, run_id))
+                    conn.execute(_update_run(run_id).values(
+                        status="cancelled", message="Cancelled.", completed_at=now,
+                        claim_token=None))
                 elif attempts < max_attempts:
-                    conn.execute("UPDATE runs SET status = 'pending', claim_token = NULL,"
-                                 " worker = NULL, progress = 0, step = NULL, message = ?"
-                                 " WHERE id = ?", (REQUEUED_MESSAGE, run_id))
+                    conn.execute(_update_run(run_id).values(
+                        status="pending", claim_token=None, worker=None, progress=0.0,
+                        step=None, message=REQUEUED_MESSAGE))
                     requeued.append(run_id)
                 else:
-                    conn.execute("UPDATE runs SET status = 'failed', error = ?,"
-                                 " message = 'Analysis failed', completed_at = ?,"
-                                 " claim_token = NULL WHERE id = ?",
-                                 (WORKER_DIED_MESSAGE, now, run_id))
+                    conn.execute(_update_run(run_id).values(
+                        status="failed", error=WORKER_DIED_MESSAGE, message="Analysis failed",
+                        completed_at=now, claim_token=None))
                     failed.append(run_id)
         return Recovery(requeued, failed)
 
     def integrity_check(self) -> str:
-        """SQLite's own consistency check of the file; "ok" when healthy."""
-        rows = self._connection().execute("PRAGMA integrity_check").fetchall()
-        return "\n".join(row[0] for row in rows)
-
-    # ---- helpers ----------------------------------------------------------------------------
-
-    @staticmethod
-    def _status(conn: sqlite3.Connection, run_id: str) -> str:
-        row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise RunNotFoundError(run_id)
-        return row[0]
-
-    @staticmethod
-    def _claimed_status(conn: sqlite3.Connection, claim: Claim) -> tuple[str, bool]:
-        """(status, cancel requested) of a run still held by this claim; else ClaimLostError.
-
-        Finishing keeps the claim token, so the last progress report after saving finds the
-        run "completed" (and is ignored); recovery and new claims replace the token.
-        """
-        row = conn.execute("SELECT status, cancel_requested, claim_token FROM runs WHERE id = ?",
-                           (claim.run_id,)).fetchone()
-        if row is None or row[2] != claim.token:
-            raise ClaimLostError(f"Run {claim.run_id} is no longer held by this worker.")
-        return row[0], bool(row[1])
-
-    def _require_processing(self, conn: sqlite3.Connection, claim: Claim) -> None:
-        status, _ = self._claimed_status(conn, claim)
-        if status != "processing":
-            raise ClaimLostError(f"Run {claim.run_id} is already {status}.")
+        """"ok", or one line per problem found: on SQLite the file's own check (PRAGMA
+        integrity_check; on PostgreSQL the server guards its pages), then, on both, the store's
+        invariants (every run has its input; a result exactly for each completed run; every
+        processing run holds a claim)."""
+        with self.database.read() as conn:
+            problems = []
+            if self.database.backend == "sqlite":
+                problems += [line for line in conn.execute(
+                    text("PRAGMA integrity_check")).scalars() if line != "ok"]
+            problems += _invariant_problems(conn)
+        return "\n".join(problems) or "ok"
 
 
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    with _rollback_on_error(conn):
-        yield
+# ---- statements shared by the methods ------------------------------------------------------
+
+def _update_run(run_id: str):
+    return update(runs).where(runs.c.id == run_id)
 
 
-@contextmanager
-def _rollback_on_error(conn: sqlite3.Connection) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+def _locked_status(conn: Connection, run_id: str) -> str:
+    """The run's status, its row locked until commit (PostgreSQL); RunNotFoundError if none."""
+    status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)
+                          .with_for_update()).scalar()
+    if status is None:
+        raise RunNotFoundError(run_id)
+    return status
 
 
-def _delete_runs(conn: sqlite3.Connection, run_ids: list[str]) -> None:
-    """Delete runs and their results, then every input no run refers to any more."""
+def _claimed_status(conn: Connection, claim: Claim) -> tuple[str, bool]:
+    """(status, cancel requested) of a run still held by this claim; else ClaimLostError.
+
+    Finishing keeps the claim token, so the last progress report after saving finds the run
+    "completed" (and is ignored); recovery and new claims replace the token.
+    """
+    row = conn.execute(select(runs.c.status, runs.c.cancel_requested, runs.c.claim_token)
+                       .where(runs.c.id == claim.run_id).with_for_update()).first()
+    if row is None or row.claim_token != claim.token:
+        raise ClaimLostError(f"Run {claim.run_id} is no longer held by this worker.")
+    return row.status, bool(row.cancel_requested)
+
+
+def _require_processing(conn: Connection, claim: Claim) -> None:
+    status, _ = _claimed_status(conn, claim)
+    if status != "processing":
+        raise ClaimLostError(f"Run {claim.run_id} is already {status}.")
+
+
+def _delete_runs(conn: Connection, run_ids: Sequence[str]) -> None:
+    """Delete runs and their results, then each of their inputs that no run refers to any more.
+
+    The inputs are locked before the check, so on PostgreSQL a run created at the same moment
+    from the same input either is seen by the check or re-inserts the input."""
     if not run_ids:
         return
-    conn.executemany("DELETE FROM results WHERE run_id = ?", [(i,) for i in run_ids])
-    conn.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in run_ids])
-    conn.execute("DELETE FROM inputs WHERE sha256 NOT IN (SELECT input_sha256 FROM runs)")
+    shas = conn.execute(select(runs.c.input_sha256).where(runs.c.id.in_(run_ids))
+                        .distinct()).scalars().all()
+    conn.execute(delete(results).where(results.c.run_id.in_(run_ids)))
+    conn.execute(delete(runs).where(runs.c.id.in_(run_ids)))
+    conn.execute(select(inputs.c.sha256).where(inputs.c.sha256.in_(shas))
+                 .order_by(inputs.c.sha256).with_for_update()).all()
+    conn.execute(delete(inputs).where(inputs.c.sha256.in_(shas), ~exists().where(
+        runs.c.input_sha256 == inputs.c.sha256)))
 
 
-def _record(row: tuple) -> RunRecord:
-    (run_id, name, user, sample_type, parameters, file_name, sheet, sha256, size, status,
-     progress, step, message, error, created, started, completed, heartbeat, version, summary,
-     attempts, cancel) = row
-    return RunRecord(
-        id=run_id, name=name, user=user, sample_type=sample_type,
-        parameters=json.loads(parameters), file_name=file_name, sheet=sheet,
-        input_sha256=sha256, input_size=size, status=status, progress=progress, step=step,
-        message=message, error=error, created_at=_datetime(created),
-        started_at=_datetime(started), completed_at=_datetime(completed),
-        heartbeat_at=_datetime(heartbeat), algorithm_version=version,
-        summary=json.loads(summary) if summary else None, attempts=attempts,
-        cancel_requested=bool(cancel))
+def _invariant_problems(conn: Connection) -> list[str]:
+    checks = {
+        "run without its input": select(runs.c.id).where(~exists().where(
+            inputs.c.sha256 == runs.c.input_sha256)),
+        "completed run without a result": select(runs.c.id).where(
+            runs.c.status == "completed", ~exists().where(results.c.run_id == runs.c.id)),
+        "result of a run that is not completed": select(results.c.run_id).where(
+            ~exists().where(runs.c.id == results.c.run_id, runs.c.status == "completed")),
+        "processing run without a claim": select(runs.c.id).where(
+            runs.c.status == "processing", runs.c.claim_token.is_(None)),
+    }
+    return [f"{problem}: {run_id}" for problem, query in checks.items()
+            for run_id in conn.execute(query).scalars()]
+
+
+def _record(row: Row) -> RunRecord:
+    values = row._asdict()
+    return RunRecord(**{
+        **values,
+        "parameters": json.loads(values["parameters"]),
+        "summary": json.loads(values["summary"]) if values["summary"] else None,
+        "cancel_requested": bool(values["cancel_requested"]),
+        **{key: _datetime(values[key])
+           for key in ("created_at", "started_at", "completed_at", "heartbeat_at")}})
 
 
 def _result_blob(result: AnalysisResult) -> bytes:
@@ -657,12 +615,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _casefold(text: str | None) -> str | None:
-    return None if text is None else text.casefold()
-
-
-def _is_lock_error(error: sqlite3.OperationalError) -> bool:
-    text = str(error).lower()
-    return "locked" in text or "busy" in text

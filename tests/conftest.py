@@ -1,0 +1,31 @@
+"""Fixtures shared by the store's suites: a run-store database on each backend.
+
+``db_target`` runs a test once on an SQLite file and once on a fresh database of a real
+PostgreSQL server that the session starts (``postgresql_server.py``). A server that cannot start
+fails those tests: it never skips them. ``-m "not postgresql"`` deselects them on purpose.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.postgresql_server import PostgreSQLServer
+
+BACKENDS = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    server = PostgreSQLServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_target(request, tmp_path):
+    """Where a test's run store lives: an SQLite file path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.db")
+        return
+    with request.getfixturevalue("postgresql_server").database() as url:
+        yield url

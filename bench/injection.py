@@ -12,12 +12,17 @@ either sign; anchors are never touched), and runs the analysis again. What is me
   Some changes follow from the move itself: a row of the same name (one compound, one peak per
   line: Rule 5 weighs the other peaks of a name), or a row of the same lipid tail within the Rule
   5 window of a moved peak's old or new RT (its possible in-source parent or fragment left or
-  arrived). They are counted apart as "related"; the rest are "unrelated";
+  arrived). They are counted apart as "related"; the rest are "unrelated". ``--explain`` lists
+  every changed row with its cause: ``same name`` or ``Rule 5 partner`` (related), ``same head
+  group`` (a moved peak or a Rule 5 partner left or joined the head group's line, which was
+  refitted) or
+  ``elsewhere`` (through what the whole run shares: its error rate, isomer range, slope);
 * reliability of the confidence on the moved peaks (each is truly misplaced: a verdict is right
   when it is flagged).
 
     python bench/injection.py                       # 2.0 and 2.1, the reporting draws
     python bench/injection.py --seeds 0 1 2 --versions 2.1
+    python bench/injection.py --seeds 0 1 2 --versions 2.1 --explain   # which rows flip, why
 
 Draws are seeded: ``DEVELOPMENT_SEEDS`` (0-19) were run while 2.1 was built; the README reports
 ``REPORTING_SEEDS`` (100-139), which were only run for the report.
@@ -58,9 +63,10 @@ def inject(table: pd.DataFrame, chosen: np.ndarray, rng: np.random.Generator
     return moved, new_rt - rt[chosen]
 
 
-def one_draw(table: pd.DataFrame, base: pd.DataFrame, seed: int, n_peaks: int, version: str
-             ) -> tuple[pd.DataFrame, dict]:
-    """The moved peaks' verdicts and the untouched rows' flag changes of one draw."""
+def one_draw(table: pd.DataFrame, base: pd.DataFrame, seed: int, n_peaks: int, version: str,
+             explain: bool = False) -> tuple[pd.DataFrame, dict]:
+    """The moved peaks' verdicts and the untouched rows' flag changes of one draw (printed with
+    their causes when ``explain``)."""
     rng = np.random.default_rng(seed)
     eligible = np.flatnonzero((base["status"] == "valid").to_numpy() & ~base["Anchor"].to_numpy())
     chosen = rng.choice(eligible, size=min(n_peaks, len(eligible)), replace=False)
@@ -72,6 +78,8 @@ def one_draw(table: pd.DataFrame, base: pd.DataFrame, seed: int, n_peaks: int, v
     after = rows["status"].isin(FLAGGED).to_numpy()
     changed = untouched & (before != after)
     related = related_rows(table, moved, chosen)
+    if explain:
+        print_changes(base, rows, chosen, changed, causes(table, base, moved, chosen), seed)
     injected = pd.DataFrame({"seed": seed, "shift": shift,
                              "status": rows["status"].to_numpy(object)[chosen],
                              "confidence": rows["confidence"].to_numpy(float)[chosen]})
@@ -93,6 +101,28 @@ def related_rows(table: pd.DataFrame, moved: pd.DataFrame, chosen: np.ndarray,
         same_tail = tail == tail[at]
         related |= same_tail & ((np.abs(rt - rt[at]) <= window) | (np.abs(rt - new_rt) <= window))
     return related
+
+
+def causes(table: pd.DataFrame, base: pd.DataFrame, moved: pd.DataFrame, chosen: np.ndarray
+           ) -> np.ndarray:
+    """Per row the likeliest way a move reached it (the first that applies)."""
+    name, prefix = table["Name"].to_numpy(object), base["prefix"].to_numpy(object)
+    partner = related_rows(table, moved, chosen)
+    same_group = np.isin(prefix, prefix[chosen]) | np.isin(prefix, prefix[partner])
+    return np.select([np.isin(name, name[chosen]), partner, same_group],
+                     ["same name", "Rule 5 partner", "same head group"], default="elsewhere")
+
+
+def print_changes(base: pd.DataFrame, rows: pd.DataFrame, chosen: np.ndarray,
+                  changed: np.ndarray, cause: np.ndarray, seed: int) -> None:
+    """One line per untouched row whose flag changed: before and after, and the cause."""
+    moved = ", ".join(base["Name"].to_numpy(object)[chosen])
+    print(f"draw {seed}: {int(changed.sum())} changed; moved {moved}")
+    for at in np.flatnonzero(changed).tolist():
+        print(f"  {cause[at]:>15}  {base['Name'].iat[at]} RT {base['RT'].iat[at]:.3f}: "
+              f"{base['status'].iat[at]} ({base['rule1_basis'].iat[at]}, z "
+              f"{base['z'].iat[at]:.2f}) -> {rows['status'].iat[at]} "
+              f"({rows['rule1_basis'].iat[at]}, z {rows['z'].iat[at]:.2f})")
 
 
 def recall_table(injected: pd.DataFrame) -> pd.DataFrame:
@@ -117,11 +147,13 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="*", type=int, default=list(REPORTING_SEEDS))
     parser.add_argument("--versions", nargs="*", default=["2.0", "2.1"])
     parser.add_argument("--peaks", type=int, default=10, help="peaks moved per draw")
+    parser.add_argument("--explain", action="store_true",
+                        help="list every untouched row whose flag changed, and why")
     args = parser.parse_args()
     table = pd.read_csv(SAMPLE)
     for version in args.versions:
         base = analyze(table, AnalysisParams(algorithm_version=version)).rows
-        draws = [one_draw(table, base, seed, args.peaks, version) for seed in args.seeds]
+        draws = [one_draw(table, base, seed, args.peaks, version, args.explain) for seed in args.seeds]
         injected = pd.concat([moved for moved, _ in draws], ignore_index=True)
         counts = pd.DataFrame([count for _, count in draws])
         per_ten = 10 / counts["injected"]

@@ -24,8 +24,9 @@ either sign; anchors are never touched), and runs the analysis again. What is me
     python bench/injection.py --seeds 0 1 2 --versions 2.1
     python bench/injection.py --seeds 0 1 2 --versions 2.1 --explain   # which rows flip, why
 
-Draws are seeded: ``DEVELOPMENT_SEEDS`` (0-19) were run while 2.1 was built; the README reports
-``REPORTING_SEEDS`` (100-139), which were only run for the report.
+Draws are seeded: ``DEVELOPMENT_SEEDS`` were run while 2.1 was built (0-19) and while changes to
+it were tried (20-39 too); the README reports ``REPORTING_SEEDS`` (100-139), which were only run
+for the report.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from ganglioside import AnalysisParams, analyze  # noqa: E402
 from ganglioside.rules.status import FLAGGED  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "testwork_user.csv"
-DEVELOPMENT_SEEDS = tuple(range(20))
+DEVELOPMENT_SEEDS = tuple(range(40))
 REPORTING_SEEDS = tuple(range(100, 140))
 SHIFT_RANGE = (0.3, 3.0)
 SHIFT_BINS = (0.3, 0.4, 1.0, 2.0, 3.0001)

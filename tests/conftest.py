@@ -29,3 +29,14 @@ def db_target(request, tmp_path):
         return
     with request.getfixturevalue("postgresql_server").database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Redis server (``redis_server.py``) for the Celery profile's tests; one that cannot
+    start fails them, it never skips them."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.stop()

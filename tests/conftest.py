@@ -40,3 +40,17 @@ def redis_server():
     server = RedisServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def broker(redis_server, monkeypatch):
+    """The URL of an emptied Redis database, also the Celery broker of this test process."""
+    import redis
+
+    from ganglioside.runs.celery_app import app
+
+    url = redis_server.url()
+    redis.Redis.from_url(url).flushdb()
+    monkeypatch.setenv("GANGLIOSIDE_BROKER", url)
+    app.conf.broker_url = url
+    return url

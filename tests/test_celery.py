@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 import pytest
-import redis
 
 from ganglioside.params import AnalysisParams
 from ganglioside.runs.store import RunStore
@@ -21,17 +20,6 @@ from tests.celery_workers import (REPO, celery_environment, completions, start_b
 
 SMALL = REPO.parent / "shared" / "data" / "testwork_small.csv"
 FAST = {"heartbeat_interval": 1, "stale_after": 4, "reconcile_interval": 1}
-
-
-@pytest.fixture
-def broker(redis_server, monkeypatch):
-    """The URL of an empty Redis database, also the broker of this test process."""
-    url = redis_server.url()
-    redis.Redis.from_url(url).flushdb()
-    monkeypatch.setenv("GANGLIOSIDE_BROKER", url)
-    from ganglioside.runs.celery_app import app
-    app.conf.broker_url = url
-    return url
 
 
 @pytest.fixture

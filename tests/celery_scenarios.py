@@ -76,6 +76,11 @@ class Cluster:
     def workers_alive(self) -> list[CeleryProcess]:
         return [p for p in self.processes if p.alive and "worker-" in p.log.name]
 
+    def wait_ready(self, timeout: float = 60) -> bool:
+        """Wait until every living worker has connected and reported itself ready."""
+        return wait_until(lambda: all(" ready." in p.log_text() for p in self.workers_alive()),
+                          timeout)
+
     def stop(self) -> None:
         for process in self.processes:
             process.stop()
@@ -181,6 +186,27 @@ def restart_postgresql(server, broker: str, db: str, folder: Path, runs: int = 6
         server.executor.stop()
         time.sleep(down_seconds)
         server.executor.start()
+        wait_for_end(store, timeout=90 + 4 * runs)
+        expected = {run_id: rows_of(data) for run_id, data in zip(run_ids, inputs)}
+        return outcome(store, run_ids, cluster, expected, started, faults=1)
+    finally:
+        cluster.stop()
+
+
+def restart_redis(server, broker: str, db: str, folder: Path, runs: int = 12,
+                  rows: int = 2000) -> Outcome:
+    """Restart Redis (no persistence: its queue is lost) while runs are queued and running;
+    wait for every run to end (``server``: tests.redis_server.RedisServer)."""
+    store = RunStore(db)
+    inputs = demo_inputs(runs, rows)
+    cluster = Cluster(broker, db, folder)
+    try:
+        cluster.worker()
+        cluster.beat()
+        started = time.monotonic()
+        run_ids = submit_all(store, inputs)
+        wait_until(lambda: store.counts()["processing"] > 0, 60)
+        server.restart()
         wait_for_end(store, timeout=90 + 4 * runs)
         expected = {run_id: rows_of(data) for run_id, data in zip(run_ids, inputs)}
         return outcome(store, run_ids, cluster, expected, started, faults=1)

@@ -182,3 +182,12 @@ def test_celery_settings_for_long_analyses():
     assert conf.worker_prefetch_multiplier == 1 and conf.task_ignore_result
     assert conf.broker_transport_options["visibility_timeout"] == VISIBILITY_TIMEOUT >= 3600
     assert RUN_TASK in app.tasks
+
+
+def test_a_bad_setting_is_named_without_a_traceback(tmp_path):
+    env = {**os.environ, "GANGLIOSIDE_DB": str(tmp_path / "s.db"),
+           "GANGLIOSIDE_BROKER": "redis://127.0.0.1:1/0", "GANGLIOSIDE_STALE_AFTER": "soon"}
+    worker = cli("worker", env=env)
+    assert worker.returncode == 2
+    assert "GANGLIOSIDE_STALE_AFTER = 'soon' is not a number of seconds" in worker.stderr
+    assert "Traceback" not in worker.stderr

@@ -27,6 +27,7 @@ from functools import cache
 from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
 
+from ..errors import GangliosideError
 from . import reconciler
 from .executors import BROKER_ENV_VAR, retention_days_from_env
 from .job import run_job
@@ -40,6 +41,10 @@ CLEANUP_INTERVAL = 3600.0
 log = logging.getLogger(__name__)
 
 
+class SettingError(GangliosideError, ValueError):
+    """An environment variable of the Celery profile has a value that cannot be used."""
+
+
 def seconds_from_env(name: str, default: float) -> float:
     """A positive number of seconds from $name, else default."""
     text = os.environ.get(name, "").strip()
@@ -48,9 +53,9 @@ def seconds_from_env(name: str, default: float) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{name} = {text!r} is not a number of seconds") from None
+        raise SettingError(f"{name} = {text!r} is not a number of seconds") from None
     if value <= 0:
-        raise ValueError(f"{name} = {text!r} must be more than 0 seconds")
+        raise SettingError(f"{name} = {text!r} must be more than 0 seconds")
     return value
 
 
@@ -59,8 +64,8 @@ STALE_AFTER = seconds_from_env("GANGLIOSIDE_STALE_AFTER", 60.0)
 RECONCILE_INTERVAL = seconds_from_env("GANGLIOSIDE_RECONCILE_INTERVAL", 30.0)
 VISIBILITY_TIMEOUT = seconds_from_env("GANGLIOSIDE_VISIBILITY_TIMEOUT", 12 * 3600.0)
 if STALE_AFTER <= 2 * HEARTBEAT_INTERVAL:
-    raise ValueError("GANGLIOSIDE_STALE_AFTER must be more than twice "
-                     "GANGLIOSIDE_HEARTBEAT_INTERVAL")
+    raise SettingError("GANGLIOSIDE_STALE_AFTER must be more than twice "
+                       "GANGLIOSIDE_HEARTBEAT_INTERVAL")
 
 app = Celery("ganglioside", broker=os.environ.get(BROKER_ENV_VAR, "").strip() or None)
 app.conf.update(

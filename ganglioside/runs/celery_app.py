@@ -27,9 +27,8 @@ from functools import cache
 from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
 
-from ..errors import GangliosideError
 from . import reconciler
-from .executors import BROKER_ENV_VAR, retention_days_from_env
+from .executors import BROKER_ENV_VAR, SettingError, number_from_env, retention_days_from_env
 from .job import run_job
 from .store import RunNotFoundError, RunStore
 
@@ -41,21 +40,11 @@ CLEANUP_INTERVAL = 3600.0
 log = logging.getLogger(__name__)
 
 
-class SettingError(GangliosideError, ValueError):
-    """An environment variable of the Celery profile has a value that cannot be used."""
-
-
 def seconds_from_env(name: str, default: float) -> float:
     """A positive number of seconds from $name, else default."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise SettingError(f"{name} = {text!r} is not a number of seconds") from None
+    value = number_from_env(name, default, "seconds")
     if value <= 0:
-        raise SettingError(f"{name} = {text!r} must be more than 0 seconds")
+        raise SettingError(f"{name} = {value:g} must be more than 0 seconds")
     return value
 
 

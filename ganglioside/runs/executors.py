@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from ..errors import GangliosideError
 from .job import AnalyzeFunction, execute_claim, run_job, worker_name
 from .store import RunStore
 
@@ -27,16 +28,24 @@ DEFAULT_RETENTION_DAYS = 30.0
 log = logging.getLogger(__name__)
 
 
+class SettingError(GangliosideError, ValueError):
+    """An environment variable has a value that cannot be used."""
+
+
+def number_from_env(name: str, default: float, unit: str) -> float:
+    """The number in $name, else default; SettingError naming the variable if it is not one."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingError(f"{name} = {text!r} is not a number of {unit}") from None
+
+
 def retention_days_from_env() -> float:
     """Days finished runs are kept: $GANGLIOSIDE_RETENTION_DAYS, default 30; 0 = forever."""
-    text = os.environ.get(RETENTION_ENV_VAR, "").strip()
-    if not text:
-        return DEFAULT_RETENTION_DAYS
-    try:
-        days = float(text)
-    except ValueError:
-        raise ValueError(f"{RETENTION_ENV_VAR} = {text!r} is not a number of days") from None
-    return max(days, 0.0)
+    return max(number_from_env(RETENTION_ENV_VAR, DEFAULT_RETENTION_DAYS, "days"), 0.0)
 
 
 class Executor(Protocol):

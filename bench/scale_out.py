@@ -26,6 +26,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,24 +71,31 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def throughput(servers: Servers, folder: Path, workers: int, inputs: list[bytes]) -> float:
-    """Runs per minute of ``workers`` one-process workers on these inputs."""
+@contextmanager
+def celery_workers(servers: Servers, folder: Path, workers: int = 1) -> Iterator:
+    """The store of a fresh database, with ``workers`` one-process Celery workers ready."""
     from ganglioside.runs.store import RunStore
 
     with servers.database() as db:
-        store = RunStore(db)
-        cluster = Cluster(servers.broker, db, folder / f"throughput-{workers}-{len(inputs)}")
+        cluster = Cluster(servers.broker, db, folder)
         try:
             for number in range(workers):
                 cluster.worker(host=f"host-{number}")
             cluster.wait_ready()
-            started = time.monotonic()
-            run_ids = submit_all(store, inputs)
-            wait_for_end(store, timeout=3600)
-            seconds = time.monotonic() - started
-            assert all(store.get_run(run_id).status == "completed" for run_id in run_ids)
+            yield RunStore(db)
         finally:
             cluster.stop()
+
+
+def throughput(servers: Servers, folder: Path, workers: int, inputs: list[bytes]) -> float:
+    """Runs per minute of ``workers`` one-process workers on these inputs."""
+    with celery_workers(servers, folder / f"throughput-{workers}-{len(inputs)}",
+                        workers) as store:
+        started = time.monotonic()
+        run_ids = submit_all(store, inputs)
+        wait_for_end(store, timeout=3600)
+        seconds = time.monotonic() - started
+        assert all(store.get_run(run_id).status == "completed" for run_id in run_ids)
     return 60 * len(inputs) / seconds
 
 
@@ -108,15 +117,8 @@ def latency(servers: Servers, folder: Path, count: int) -> dict[str, list[float]
     from ganglioside.runs.store import RunStore
 
     found = {}
-    with servers.database() as db:
-        store = RunStore(db)
-        cluster = Cluster(servers.broker, db, folder / "latency")
-        try:
-            cluster.worker()
-            cluster.wait_ready()
-            found["Celery worker"] = start_latencies(store, CeleryExecutor().submit, count)
-        finally:
-            cluster.stop()
+    with celery_workers(servers, folder / "latency") as store:
+        found["Celery worker"] = start_latencies(store, CeleryExecutor().submit, count)
     with servers.database() as db:
         for backend, target in (("sqlite", str(folder / "embedded.db")), ("postgresql", db)):
             store = RunStore(target)
@@ -131,37 +133,26 @@ def latency(servers: Servers, folder: Path, count: int) -> dict[str, list[float]
 
 def progress_delay(servers: Servers, folder: Path, rows: int) -> list[float]:
     """Delay of each progress step as a page polling every second sees it."""
-    from ganglioside.runs.store import RunStore
+    with celery_workers(servers, folder / "progress") as store:
+        [run_id] = submit_all(store, demo_inputs(1, rows))
+        first_seen: dict[tuple, float] = {}
+        page_seen: dict[tuple, float] = {}
 
-    with servers.database() as db:
-        store = RunStore(db)
-        cluster = Cluster(servers.broker, db, folder / "progress")
-        try:
-            cluster.worker()
-            cluster.wait_ready()
-            [run_id] = submit_all(store, demo_inputs(1, rows))
-            first_seen: dict[tuple, float] = {}
-            page_seen: dict[tuple, float] = {}
-            done = threading.Event()
+        def poll(seen: dict, interval: float) -> None:
+            while True:
+                record = store.get_run(run_id)
+                seen.setdefault((record.status, record.progress, record.message),
+                                time.monotonic())
+                if record.is_finished:
+                    return
+                time.sleep(interval)
 
-            def poll(seen: dict, interval: float) -> None:
-                while not done.is_set():
-                    record = store.get_run(run_id)
-                    seen.setdefault((record.status, record.progress, record.message),
-                                    time.monotonic())
-                    if record.is_finished:
-                        return
-                    time.sleep(interval)
-
-            threads = [threading.Thread(target=poll, args=(first_seen, 0.01)),
-                       threading.Thread(target=poll, args=(page_seen, PAGE_POLL_SECONDS))]
-            for thread in threads:
-                thread.start()
-            threads[0].join(600)
-            done.set()
-            threads[1].join()
-        finally:
-            cluster.stop()
+        threads = [threading.Thread(target=poll, args=(first_seen, 0.01)),
+                   threading.Thread(target=poll, args=(page_seen, PAGE_POLL_SECONDS))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     # A step shorter than a poll is never shown; the page shows the next one instead.
     return [page_seen[state] - first_seen[state] for state in page_seen if state in first_seen]
 

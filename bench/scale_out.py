@@ -6,8 +6,8 @@ Measured:
 * throughput: runs per minute with 1, 2 and 4 Celery workers (one process each), on the lab's
   sample (323 rows) and on 10^5-row demo tables; timed from the first submit to the last end;
 * latency from submit to start (``started_at - created_at`` in the store), p50 and p95, for Celery
-  and for the embedded worker of the dashboard (``BackgroundWorker``), runs sent one by one to
-  idle workers;
+  and for the embedded worker of the dashboard (``BackgroundWorker``), each run sent to an idle
+  worker;
 * the page's progress delay: a poller reads the run every 1 s as the progress fragment does; the
   delay of each step is when it saw the step minus when a 10 ms poller first saw it;
 * faults, counted: kill -9 of workers at random moments, a Redis restart with runs queued, a
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -99,15 +100,17 @@ def throughput(servers: Servers, folder: Path, workers: int, inputs: list[bytes]
     return 60 * len(inputs) / seconds
 
 
-def start_latencies(store, submit, count: int, gap: float = 0.7) -> list[float]:
-    """Seconds from submit to start of ``count`` runs sent one by one, ``gap`` s apart."""
+def start_latencies(store, submit, count: int, seed: int = 0) -> list[float]:
+    """Seconds from submit to start of ``count`` runs, each sent to an idle worker (after the
+    previous one ended, and a random 0.1-1 s pause)."""
+    rng = random.Random(seed)
     data = SAMPLE.read_bytes()
     run_ids = []
     for number in range(count):
         run_ids.append(store.create_run(data, SAMPLE.name, name=f"latency {number}"))
         submit(run_ids[-1])
-        time.sleep(gap)
-    wait_for_end(store, timeout=600)
+        wait_for_end(store, timeout=600)
+        time.sleep(rng.uniform(0.1, 1.0))
     records = [store.get_run(run_id) for run_id in run_ids]
     return [(r.started_at - r.created_at).total_seconds() for r in records]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -217,10 +218,13 @@ def main() -> int:
                       f"{outcome.submitted:3d}  {dict(outcome.statuses)}  lost {outcome.lost}  "
                       f"stuck {outcome.stuck}  partial {outcome.partial}  completed twice "
                       f"{outcome.completed_twice}  failed (worker died twice) "
-                      f"{outcome.failed_worker_died}  lock errors {outcome.lock_errors}  "
+                      f"{outcome.failed_worker_died}  requeued from dead workers "
+                      f"{outcome.requeued}  "
+                      f"lock errors {outcome.lock_errors}  "
                       f"integrity {outcome.integrity}  {outcome.seconds:.0f} s", flush=True)
     finally:
         servers.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

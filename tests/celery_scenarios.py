@@ -26,6 +26,8 @@ FAST = {"heartbeat_interval": 1, "stale_after": 4, "reconcile_interval": 2}
 LOCK_ERRORS = re.compile(r"database is locked|deadlock|could not serialize|could not obtain lock",
                          re.I)
 
+REQUEUED = re.compile(r"run [0-9a-f]{16} requeued")
+
 
 @dataclass
 class Outcome:
@@ -37,6 +39,7 @@ class Outcome:
     completed_twice: int = 0
     partial: int = 0           # completed without a whole result
     lock_errors: int = 0
+    requeued: int = 0          # runs taken back from a dead worker by stale-run recovery
     integrity: str = ""
     faults: int = 0            # kills, restarts
     seconds: float = 0.0
@@ -131,7 +134,8 @@ def outcome(store: RunStore, run_ids: list[str], cluster: Cluster,
         submitted=len(run_ids), statuses=Counter(r.status for r in records.values()),
         failed_worker_died=sum(r.error == WORKER_DIED_MESSAGE for r in records.values()),
         completed_twice=sum(count > 1 for count in done.values()), partial=partial,
-        lock_errors=len(LOCK_ERRORS.findall(cluster.logs())), integrity=store.integrity_check(),
+        lock_errors=len(LOCK_ERRORS.findall(cluster.logs())),
+        requeued=len(REQUEUED.findall(cluster.logs())), integrity=store.integrity_check(),
         faults=faults, seconds=time.monotonic() - started)
 
 

@@ -67,7 +67,7 @@ class CeleryProcess:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-        with contextlib.suppress(ProcessLookupError):  # pool processes left behind by a worker that died
+        with contextlib.suppress(ProcessLookupError):  # pool processes a dead worker left
             os.killpg(self.process.pid, signal.SIGKILL)
 
     def log_text(self) -> str:

@@ -1,8 +1,8 @@
 """The Celery app of the scale-out profile: workers on a Redis broker run the same ``run_job``.
 
-Start a worker with ``celery -A ganglioside.runs.celery_app worker -Q
-ganglioside,ganglioside-upkeep`` (or ``python -m ganglioside worker``) and the scheduler with ``celery -A ganglioside.runs.celery_app beat`` (``python -m
-ganglioside beat``). Every process reads the same environment:
+Start a worker with ``python -m ganglioside worker`` (``celery -A ganglioside.runs.celery_app
+worker -Q ganglioside,ganglioside-upkeep``) and the scheduler with ``python -m ganglioside beat``
+(``celery -A ganglioside.runs.celery_app beat``). Every process reads the same environment:
 
 * ``GANGLIOSIDE_BROKER``: the broker, ``redis://host:6379/0``;
 * ``GANGLIOSIDE_DB``: the run store (``database.py``), shared by the app and every worker.

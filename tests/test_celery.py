@@ -53,9 +53,8 @@ def test_runs_submitted_on_the_command_line_run_on_celery_workers(db_target, bro
     store = RunStore(db_target)
     worker = profile(db_target)
     env = {**os.environ, "GANGLIOSIDE_DB": db_target, "GANGLIOSIDE_BROKER": broker}
-    run_ids = [cli("submit", str(SMALL), "--name", f"run {n}", env=env).stdout.strip()
-               for n in range(3)]
-    assert all(len(run_id) == 16 for run_id in run_ids), run_ids
+    run_ids = [cli("submit", str(SMALL), "--name", "from the shell", env=env).stdout.strip()]
+    assert len(run_ids[0]) == 16, run_ids
 
     assert wait_until(lambda: ended(store, run_ids), 90), worker.log_text()[-3000:]
     rows = len(SMALL.read_text().splitlines()) - 1

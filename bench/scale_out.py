@@ -161,21 +161,27 @@ def progress_delay(servers: Servers, folder: Path, rows: int) -> list[float]:
     return [page_seen[state] - first_seen[state] for state in page_seen if state in first_seen]
 
 
-def faults(servers: Servers, folder: Path, kills: int, submits: int) -> dict:
+FAULTS = ("kill", "redis", "postgresql", "submits")
+
+
+def faults(servers: Servers, folder: Path, kills: int, submits: int,
+           which: list[str]) -> dict:
+    scenarios = {
+        "kill": ("kill -9 of workers", lambda db: kill_workers(
+            servers.broker, db, folder / "kill", runs=max(kills + 10, 30), kills=kills,
+            workers=3, seed=1)),
+        "redis": ("Redis restart", lambda db: restart_redis(
+            servers.redis, servers.broker, db, folder / "redis", runs=20)),
+        "postgresql": ("PostgreSQL restart", lambda db: restart_postgresql(
+            servers.postgresql, servers.broker, db, folder / "postgresql", runs=12)),
+        "submits": (f"{submits} submits, 8 processes", lambda db: many_submitters(
+            servers.broker, db, folder / "submits", submitters=8, runs_each=submits // 8)),
+    }
     found = {}
-    with servers.database() as db:
-        found["kill -9 of workers"] = kill_workers(servers.broker, db, folder / "kill",
-                                                   runs=max(kills + 10, 30), kills=kills,
-                                                   workers=3, seed=1)
-    with servers.database() as db:
-        found["Redis restart"] = restart_redis(servers.redis, servers.broker, db,
-                                               folder / "redis", runs=20)
-    with servers.database() as db:
-        found["PostgreSQL restart"] = restart_postgresql(servers.postgresql, servers.broker,
-                                                         db, folder / "postgresql", runs=12)
-    with servers.database() as db:
-        found[f"{submits} submits, 8 processes"] = many_submitters(
-            servers.broker, db, folder / "submits", submitters=8, runs_each=submits // 8)
+    for key in which:
+        name, scenario = scenarios[key]
+        with servers.database() as db:
+            found[name] = scenario(db)
     return found
 
 
@@ -188,6 +194,7 @@ def main() -> int:
     parser.add_argument("--latency-runs", type=int, default=30)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--submits", type=int, default=200)
+    parser.add_argument("--faults", nargs="+", choices=FAULTS, default=list(FAULTS))
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ganglioside-scale-out-"))
     servers = Servers()
@@ -213,7 +220,8 @@ def main() -> int:
                   f"{statistics.mean(delays):.2f} s  ({len(delays)} steps seen, poll "
                   f"{PAGE_POLL_SECONDS:g} s)", flush=True)
         if "faults" in args.only:
-            for name, outcome in faults(servers, folder, args.kills, args.submits).items():
+            for name, outcome in faults(servers, folder, args.kills, args.submits,
+                                         args.faults).items():
                 print(f"fault  {name:22s} faults {outcome.faults:3d}  submitted "
                       f"{outcome.submitted:3d}  {dict(outcome.statuses)}  lost {outcome.lost}  "
                       f"stuck {outcome.stuck}  partial {outcome.partial}  completed twice "

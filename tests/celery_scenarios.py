@@ -6,6 +6,7 @@ counts, ``bench/scale_out.py`` the large ones (20+ kills, 200 submits) and repor
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import random
@@ -20,6 +21,7 @@ from ganglioside.params import AnalysisParams
 from ganglioside.runs.store import WORKER_DIED_MESSAGE, RunStore
 from tests.celery_workers import (REPO, CeleryProcess, celery_environment, completions,
                                   start_beat, start_worker, wait_until)
+from tests.store_support import query
 
 SMALL = REPO.parent / "shared" / "data" / "testwork_small.csv"
 FAST = {"heartbeat_interval": 1, "stale_after": 4, "reconcile_interval": 2}
@@ -145,8 +147,9 @@ def rows_of(data: bytes) -> int:
 
 def kill_workers(broker: str, db: str, folder: Path, runs: int = 10, kills: int = 6,
                  workers: int = 3, rows: int = 2000, seed: int = 0) -> Outcome:
-    """kill -9 a random worker (and its pool) at random moments while runs execute, starting a
-    new one each time, until ``kills`` kills; then wait for every run to end."""
+    """kill -9 a worker (and its pool) at random moments while runs execute, starting a new one
+    each time, until ``kills`` kills; then wait for every run to end. The victim is the worker
+    of a random processing run (claimed, computing or writing its result), else any worker."""
     rng = random.Random(seed)
     store = RunStore(db)
     inputs = demo_inputs(runs, rows)
@@ -159,18 +162,40 @@ def kill_workers(broker: str, db: str, folder: Path, runs: int = 10, kills: int 
         run_ids = submit_all(store, inputs)
         done = 0
         while done < kills:
-            time.sleep(rng.uniform(0.2, 2.5))
-            victims = cluster.workers_alive()
-            if not victims or all(r.is_finished for r in store.list_runs()):
+            time.sleep(rng.uniform(0.2, 2.0))
+            counts = store.counts()
+            if counts["pending"] + counts["processing"] == 0:
                 break
-            rng.choice(victims).kill()
-            done += 1
-            cluster.worker()
+            if _kill_a_running_worker(store, cluster, rng) or _kill_any(cluster, rng):
+                done += 1
+                cluster.worker()
         wait_for_end(store, timeout=60 + 4 * runs)
         expected = {run_id: rows_of(data) for run_id, data in zip(run_ids, inputs)}
         return outcome(store, run_ids, cluster, expected, started, faults=done)
     finally:
         cluster.stop()
+
+
+def _kill_a_running_worker(store: RunStore, cluster: Cluster, rng: random.Random) -> bool:
+    """kill -9 the worker (process group) that holds a random processing run."""
+    holders = query(store, "SELECT worker FROM runs WHERE status = 'processing'")
+    pool_pids = [int(worker.split(":")[1]) for (worker,) in holders if worker]
+    ours = {p.process.pid: p for p in cluster.workers_alive()}  # only our own processes
+    rng.shuffle(pool_pids)
+    for pid in pool_pids:
+        with contextlib.suppress(ProcessLookupError):
+            worker = ours.get(os.getpgid(pid))
+            if worker is not None:
+                worker.kill()
+                return True
+    return False
+
+
+def _kill_any(cluster: Cluster, rng: random.Random) -> bool:
+    victims = cluster.workers_alive()
+    if victims:
+        rng.choice(victims).kill()
+    return bool(victims)
 
 
 def restart_postgresql(server, broker: str, db: str, folder: Path, runs: int = 6,

@@ -25,6 +25,7 @@ def test_workers_killed_at_random_moments_lose_or_double_no_run(postgresql_serve
     with postgresql_server.database() as db:
         outcome = kill_workers(broker, db, tmp_path, runs=8, kills=5)
     assert outcome.faults == 5
+    assert outcome.requeued + outcome.failed_worker_died >= 1  # kills did hit running runs
     assert_every_run_ended_once(outcome)
 
 

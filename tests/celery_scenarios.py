@@ -149,7 +149,7 @@ def kill_workers(broker: str, db: str, folder: Path, runs: int = 10, kills: int 
                  workers: int = 3, rows: int = 2000, seed: int = 0) -> Outcome:
     """kill -9 a worker (and its pool) at random moments while runs execute, starting a new one
     each time, until ``kills`` kills; then wait for every run to end. The victim is the worker
-    of a random processing run (claimed, computing or writing its result), else any worker."""
+    of a random processing run (claimed, computing or writing its result)."""
     rng = random.Random(seed)
     store = RunStore(db)
     inputs = demo_inputs(runs, rows)
@@ -161,12 +161,9 @@ def kill_workers(broker: str, db: str, folder: Path, runs: int = 10, kills: int 
         started = time.monotonic()
         run_ids = submit_all(store, inputs)
         done = 0
-        while done < kills:
-            time.sleep(rng.uniform(0.2, 2.0))
-            counts = store.counts()
-            if counts["pending"] + counts["processing"] == 0:
-                break
-            if _kill_a_running_worker(store, cluster, rng) or _kill_any(cluster, rng):
+        while done < kills and wait_until(lambda: store.counts()["processing"] > 0, 120):
+            time.sleep(rng.uniform(0.0, 1.5))  # a random moment of whatever is running then
+            if _kill_a_running_worker(store, cluster, rng):
                 done += 1
                 cluster.worker()
         wait_for_end(store, timeout=60 + 4 * runs)
@@ -189,13 +186,6 @@ def _kill_a_running_worker(store: RunStore, cluster: Cluster, rng: random.Random
                 worker.kill()
                 return True
     return False
-
-
-def _kill_any(cluster: Cluster, rng: random.Random) -> bool:
-    victims = cluster.workers_alive()
-    if victims:
-        rng.choice(victims).kill()
-    return bool(victims)
 
 
 def restart_postgresql(server, broker: str, db: str, folder: Path, runs: int = 6,

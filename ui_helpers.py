@@ -84,6 +84,7 @@ RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
 
 @st.cache_resource(show_spinner=False)
 def _runner(db_path: str, mode: str, broker: str) -> tuple[RunStore, Executor]:
+    """One per store and profile: the arguments (the environment's values) are the cache key."""
     store = RunStore(db_path or None)
     return store, executor_from_env(store)
 

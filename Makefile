@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test bench
+.PHONY: run test bench cluster cluster-stop
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -18,3 +18,11 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/speed.py
+
+# The scale-out profile on one machine: PostgreSQL + Redis (temporary, free ports), two Celery
+# workers, beat and the dashboard on $(PORT); Ctrl-C or `make cluster-stop` stops it all.
+cluster: $(VENV)/.installed
+	$(PY) bench/cluster.py --port $(PORT)
+
+cluster-stop:
+	$(PY) bench/cluster.py stop

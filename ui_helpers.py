@@ -17,7 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from ganglioside import charts
-from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor
+from ganglioside.runs.executors import (BROKER_ENV_VAR, EXECUTOR_ENV_VAR, Executor,
+                                        executor_from_env)
 from ganglioside.result import AnalysisResult
 from ganglioside.runs.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
 
@@ -27,7 +28,6 @@ RESULTS_PAGE = "app_pages/results.py"
 HISTORY_PAGE = "app_pages/history.py"
 METHOD_PAGE = "app_pages/method.py"
 
-EXECUTOR_ENV_VAR = "GANGLIOSIDE_EXECUTOR"   # "background" (default) or "sync" (tests, scripts)
 RUN_QUERY_PARAM = "run"
 CURRENT_RUN_KEY = "current_run_id"
 USER_KEY = "sidebar_user_name"
@@ -83,17 +83,17 @@ RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
 # ---- run store and executor ----------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
-def _runner(db_path: str, mode: str) -> tuple[RunStore, BackgroundWorker | SynchronousExecutor]:
+def _runner(db_path: str, mode: str, broker: str) -> tuple[RunStore, Executor]:
+    """One per store and profile: the arguments (the environment's values) are the cache key."""
     store = RunStore(db_path or None)
-    if mode == "sync":
-        return store, SynchronousExecutor(store)
-    return store, BackgroundWorker(store).start()
+    return store, executor_from_env(store)
 
 
-def runner() -> tuple[RunStore, BackgroundWorker | SynchronousExecutor]:
-    """The run store and the executor of this server process (created once per database)."""
-    mode = os.environ.get(EXECUTOR_ENV_VAR, "background").strip().lower()
-    return _runner(os.environ.get(DB_ENV_VAR, ""), mode)
+def runner() -> tuple[RunStore, Executor]:
+    """The run store and the executor of this server process (created once per database and
+    profile: Celery with $GANGLIOSIDE_BROKER, else the embedded worker; see executor_from_env)."""
+    return _runner(*(os.environ.get(name, "").strip()
+                     for name in (DB_ENV_VAR, EXECUTOR_ENV_VAR, BROKER_ENV_VAR)))
 
 
 def run_store() -> RunStore:

@@ -1,7 +1,9 @@
-"""Command line: ``python -m ganglioside analyze|demo|submit|worker|runs``.
+"""Command line: ``python -m ganglioside analyze|demo|submit|worker|beat|runs``.
 
 ``analyze`` runs one file in the foreground and writes its exports; the other commands work on
-the shared run store ($GANGLIOSIDE_DB), the same one the dashboard uses.
+the shared run store ($GANGLIOSIDE_DB), the same one the dashboard uses. With $GANGLIOSIDE_BROKER
+set (the Celery profile), ``submit`` also sends the run to the broker, ``worker`` is a Celery
+worker and ``beat`` the Celery scheduler of the upkeep.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,7 +23,8 @@ from . import export
 from .analysis import analyze
 from .demo import make_demo_table
 from .errors import GangliosideError
-from .runs.executors import BackgroundWorker, retention_days_from_env
+from .runs.executors import (BackgroundWorker, CeleryExecutor, broker_from_env,
+                             retention_days_from_env)
 from .params import ALGORITHM_VERSIONS, PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
 from .reader import read_table
 from .result import AnalysisResult
@@ -75,10 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_parameter_flags(submit_cmd)
     submit_cmd.set_defaults(command=cmd_submit)
 
-    worker_cmd = commands.add_parser("worker", help="execute queued runs until stopped")
+    worker_cmd = commands.add_parser("worker", help="execute queued runs until stopped (a Celery "
+                                     "worker when $GANGLIOSIDE_BROKER is set)")
     worker_cmd.add_argument("--once", action="store_true",
-                            help="execute the runs queued now, then exit")
-    worker_cmd.add_argument("--threads", type=int, default=1, help="parallel runs (default 1)")
+                            help="execute the runs queued now, then exit (embedded worker only)")
+    worker_cmd.add_argument("--threads", type=int, default=1,
+                            help="parallel runs (default 1; Celery: worker processes)")
     worker_cmd.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS")
     worker_cmd.add_argument("--heartbeat-interval", type=float, default=5.0, metavar="SECONDS")
     worker_cmd.add_argument("--stale-after", type=float, default=60.0, metavar="SECONDS",
@@ -87,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
                             help="delete finished runs older than this (default "
                                  "$GANGLIOSIDE_RETENTION_DAYS or 30; 0 keeps them)")
     worker_cmd.set_defaults(command=cmd_worker)
+
+    beat_cmd = commands.add_parser("beat", help="Celery profile: schedule stale-run recovery, "
+                                   "the queue reconciler and retention clean-up")
+    beat_cmd.add_argument("--schedule", type=Path, default=Path("celerybeat-schedule"),
+                          metavar="FILE", help="beat's state file (default ./celerybeat-schedule)")
+    beat_cmd.set_defaults(command=cmd_beat)
 
     runs_cmd = commands.add_parser("runs", help="list, show, cancel, delete or clean up runs")
     runs = runs_cmd.add_subparsers(required=True, metavar="ACTION")
@@ -220,6 +232,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     _require_file(args.file)
     run_id = RunStore().create_run(args.file.read_bytes(), args.file.name, params,
                                    name=args.name, user=args.user, sheet=args.sheet)
+    if broker_from_env():
+        CeleryExecutor().submit(run_id)
     print(run_id)
     return 0
 
@@ -227,6 +241,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
+    if broker_from_env():
+        return _celery_worker(args)
     worker = BackgroundWorker(RunStore(), threads=args.threads, poll_interval=args.poll_interval,
                               retention_days=args.retention_days,
                               stale_after=args.stale_after,
@@ -243,6 +259,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
         pass
     worker.stop()
     print("worker stopped", file=sys.stderr)
+    return 0
+
+
+def _celery_worker(args: argparse.Namespace) -> int:
+    if args.once:
+        raise CommandError("--once works with the embedded worker only; unset "
+                           "GANGLIOSIDE_BROKER, or stop the Celery worker with Ctrl-C")
+    from .runs.celery_app import QUEUE, UPKEEP_QUEUE, app
+    app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={max(args.threads, 1)}",
+                     f"--queues={QUEUE},{UPKEEP_QUEUE}",
+                     f"--hostname=ganglioside-{os.getpid()}@%h"])
+    return 0
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    if not broker_from_env():
+        raise CommandError("beat schedules the Celery profile's upkeep: set GANGLIOSIDE_BROKER "
+                           "(the embedded worker does its upkeep itself)")
+    from .runs.celery_app import app
+    app.start(["beat", "--loglevel=INFO", f"--schedule={args.schedule}"])
     return 0
 
 

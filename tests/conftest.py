@@ -29,3 +29,28 @@ def db_target(request, tmp_path):
         return
     with request.getfixturevalue("postgresql_server").database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Redis server (``redis_server.py``) for the Celery profile's tests; one that cannot
+    start fails them, it never skips them."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker(redis_server, monkeypatch):
+    """The URL of an emptied Redis database, also the Celery broker of this test process."""
+    import redis
+
+    from ganglioside.runs.celery_app import app
+
+    url = redis_server.url()
+    redis.Redis.from_url(url).flushdb()
+    monkeypatch.setenv("GANGLIOSIDE_BROKER", url)
+    app.conf.broker_url = url
+    return url

@@ -3,7 +3,8 @@
 ``SynchronousExecutor`` runs it inside ``submit`` (tests, scripts). The dashboard creates one
 ``BackgroundWorker`` per server process; ``python -m ganglioside worker`` runs the same worker on
 its own. Any number of them may share one database: runs are claimed atomically in the order they
-were created, so each is executed once.
+were created, so each is executed once. With ``$GANGLIOSIDE_BROKER`` set, ``CeleryExecutor`` sends
+each run to Celery workers instead (``celery_app``); ``executor_from_env`` picks one.
 """
 
 from __future__ import annotations
@@ -15,25 +16,36 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from ..errors import GangliosideError
 from .job import AnalyzeFunction, execute_claim, run_job, worker_name
 from .store import RunStore
 
 RETENTION_ENV_VAR = "GANGLIOSIDE_RETENTION_DAYS"
+BROKER_ENV_VAR = "GANGLIOSIDE_BROKER"      # set: the Celery profile (scale-out)
+EXECUTOR_ENV_VAR = "GANGLIOSIDE_EXECUTOR"  # without a broker: "background" (default) or "sync"
 DEFAULT_RETENTION_DAYS = 30.0
 
 log = logging.getLogger(__name__)
 
 
+class SettingError(GangliosideError, ValueError):
+    """An environment variable has a value that cannot be used."""
+
+
+def number_from_env(name: str, default: float, unit: str) -> float:
+    """The number in $name, else default; SettingError naming the variable if it is not one."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingError(f"{name} = {text!r} is not a number of {unit}") from None
+
+
 def retention_days_from_env() -> float:
     """Days finished runs are kept: $GANGLIOSIDE_RETENTION_DAYS, default 30; 0 = forever."""
-    text = os.environ.get(RETENTION_ENV_VAR, "").strip()
-    if not text:
-        return DEFAULT_RETENTION_DAYS
-    try:
-        days = float(text)
-    except ValueError:
-        raise ValueError(f"{RETENTION_ENV_VAR} = {text!r} is not a number of days") from None
-    return max(days, 0.0)
+    return max(number_from_env(RETENTION_ENV_VAR, DEFAULT_RETENTION_DAYS, "days"), 0.0)
 
 
 class Executor(Protocol):
@@ -51,6 +63,34 @@ class SynchronousExecutor:
 
     def submit(self, run_id: str) -> None:
         run_job(self.store, run_id, analyze=self.analyze)
+
+
+class CeleryExecutor:
+    """Sends each submitted run to the Celery workers on $GANGLIOSIDE_BROKER. A broker that
+    cannot be reached is not the user's error: the run stays pending in the store and the
+    reconciler sends it later."""
+
+    def __init__(self) -> None:
+        from .celery_app import try_enqueue  # Celery is imported only in this profile
+        self._send = try_enqueue
+
+    def submit(self, run_id: str) -> None:
+        self._send(run_id)
+
+
+def broker_from_env() -> str | None:
+    """$GANGLIOSIDE_BROKER, or None for the embedded profile."""
+    return os.environ.get(BROKER_ENV_VAR, "").strip() or None
+
+
+def executor_from_env(store: RunStore) -> Executor:
+    """The executor of this process: Celery when $GANGLIOSIDE_BROKER is set, else a started
+    BackgroundWorker on store ($GANGLIOSIDE_EXECUTOR=sync: a SynchronousExecutor)."""
+    if broker_from_env():
+        return CeleryExecutor()
+    if os.environ.get(EXECUTOR_ENV_VAR, "").strip().lower() == "sync":
+        return SynchronousExecutor(store)
+    return BackgroundWorker(store).start()
 
 
 class BackgroundWorker:

@@ -32,7 +32,7 @@ from ganglioside.runs.database import SCHEMA_LOCK_KEY
 from ganglioside.runs.job import run_job
 from ganglioside.runs.schema import metadata
 from ganglioside.runs.store import RunStore, _result_blob
-from tests.store_support import query
+from tests.store_support import ADMIN, query
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -196,7 +196,8 @@ def test_the_upgraded_file_runs_jobs_and_recovers_its_stuck_run(legacy_file):
     assert store.get_run("process1ng000006").attempts == 2
     new = store.create_run(SMALL.read_bytes(), "again.csv", name="after upgrade")
     assert store.list_runs(text="AFTER")[0].id == new
-    store.delete_run("c0mpleted0000001")  # its input is still used by three runs
+    store.delete_run("c0mpleted0000001", ADMIN)
+    store.purge_run("c0mpleted0000001", ADMIN)  # its input is still used by three runs
     assert store.load_input("c0mpletedjson002") == SMALL.read_bytes()
     assert store.integrity_check() == "ok"
 

@@ -32,12 +32,15 @@ def test_sidebar_links_the_current_run(app, store):
     assert ("Small check", f"run={run_id}") in links, links
 
 
-def test_config_hides_errors_and_usage_statistics():
+def test_config_is_hardened_for_a_shared_server():
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "none"
     assert config["client"]["toolbarMode"] == "minimal"
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"]["maxUploadSize"] >= 100
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["server"]["enableCORS"] is True
+    assert config["server"]["address"] == "127.0.0.1"
     assert config["theme"]["chartCategoricalColors"][1:4] == ["#1f77b4", "#ff7f0e", "#2ca02c"]
 
 

@@ -266,9 +266,10 @@ def plain(text: object) -> str:
 
     Every Markdown, LaTeX (``$``) and directive (``:red[...]``, ``:smile:``) character is
     backslash-escaped and line breaks are kept, so text from an uploaded file can never format,
-    link or inject anything.
+    link or inject anything. An invisible word joiner after each ``@`` keeps the renderer from
+    turning an email address into a mailto link (it finds them after unescaping).
     """
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("@", "@\u2060")
     return escaped.replace("\r\n", "\n").replace("\n", "  \n")
 
 

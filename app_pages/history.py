@@ -109,6 +109,8 @@ def act(action: str, run_id: str) -> None:
 
 @st.dialog("Move this run to the trash?", on_dismiss=forget_pending_delete)
 def confirm_delete(record) -> None:
+    if st.session_state.get(PENDING_DELETE_KEY) != record.id:  # done: redraw the whole page
+        st.rerun()
     try:
         days = f"{access.trash_days_from_env():g} days"
     except ValueError:

@@ -100,6 +100,7 @@ def test_delete_moves_to_the_trash_and_the_owner_or_an_admin_restores(store, clo
     store.delete_run(run_id, ALICE)
     record = store.get_run(run_id)
     assert record.in_trash and record.deleted_by == ALICE.email
+    assert record.deleted_at.timestamp() == clock.now
     assert store.list_runs() == [] and [r.id for r in store.list_runs(trash=True)] == [run_id]
     assert store.counts()["cancelled"] == 0
     assert store.load_input(run_id)  # nothing is lost yet

@@ -652,7 +652,8 @@ def _record(row: Row) -> RunRecord:
         "summary": json.loads(values["summary"]) if values["summary"] else None,
         "cancel_requested": bool(values["cancel_requested"]),
         **{key: _datetime(values[key])
-           for key in ("created_at", "started_at", "completed_at", "heartbeat_at")}})
+           for key in ("created_at", "started_at", "completed_at", "heartbeat_at",
+                       "deleted_at")}})
 
 
 def _result_blob(result: AnalysisResult) -> bytes:

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "$GANGLIOSIDE_TRASH_DAYS or 30)")
     add_actor_flag(purge_cmd, "who asks, with ID (admins only)")
     purge_cmd.set_defaults(command=cmd_runs_purge)
-    cleanup_cmd = runs.add_parser("cleanup", help="delete finished runs older than N days")
+    cleanup_cmd = runs.add_parser("cleanup", help="delete finished runs older than N days "
+                                                   "(and empty the trash past its days)")
     cleanup_cmd.add_argument("--days", type=float, default=None,
                              help="default $GANGLIOSIDE_RETENTION_DAYS or 30; 0 keeps all")
     cleanup_cmd.set_defaults(command=cmd_runs_cleanup)
@@ -379,8 +380,10 @@ def cmd_runs_cleanup(args: argparse.Namespace) -> int:
     if days <= 0:
         print("retention is 0 days: runs are kept forever, nothing deleted", file=sys.stderr)
         return 0
-    deleted = RunStore().cleanup(days)
-    print(f"deleted {deleted} finished runs older than {days:g} days", file=sys.stderr)
+    trash_days = trash_days_from_env()
+    deleted = RunStore().cleanup(days, trash_days)
+    print(f"deleted {deleted} runs: finished more than {days:g} days ago, or in the trash for "
+          f"more than {trash_days:g} days", file=sys.stderr)
     return 0
 
 

@@ -108,14 +108,22 @@ def current_user() -> Actor | None:
     """
     user = st.user
     if user.get("is_logged_in"):
-        return actor_for(user.get("email") or user.get("sub") or "", user.get("name"))
-    if trusted_headers_configured():
+        email = user.get("email") or user.get("sub")
+    elif trusted_headers_configured():
         email = user.get("email")
-        return actor_for(email, user.get("name")) if email else None
-    if auth_configured():
+    elif auth_configured():
         return None
-    login = getpass.getuser()
-    return actor_for(login, login, admin=True)
+    else:
+        login = _login_name()
+        return actor_for(login, login, admin=True)
+    return actor_for(email, user.get("name")) if email and email.strip() else None
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        return "local user"
 
 
 # ---- run store and executor ----------------------------------------------------------------------

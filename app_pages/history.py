@@ -155,8 +155,9 @@ def run_actions(record, user) -> None:
             if columns[2].button("Delete…", key="history_delete", icon=":material/delete:"):
                 st.session_state[PENDING_DELETE_KEY] = record.id
     if not manage:
-        st.caption(f"Only its owner ({ui.plain(owner)}) or an admin may cancel, delete or "
-                   "restore this run.")
+        who = (f"Only its owner ({ui.plain(record.owner)}) or an admin" if record.owner else
+               f"Its owner is {access.UNKNOWN_OWNER}: only an admin")
+        st.caption(f"{who} may cancel, delete or restore this run.")
     if record.status == "failed":
         st.error(ui.plain(record.error or "No reason was recorded."))
     audit_trail(record.id)

@@ -66,6 +66,18 @@ def test_a_member_sees_anothers_run_but_no_button_to_delete_it(app, store):
     assert "Only its owner (alice@lab.example) or an admin" in texts(app.caption)
 
 
+def test_a_run_of_unknown_owner_is_left_to_the_admins(app, store):
+    completed_run(store, "testwork_small.csv", name="Before owners")
+    as_user(app, ALICE, "history")
+    select_first_run(app)
+    assert "history_delete" not in button_keys(app)
+    assert ("Its owner is unknown (started before owners were recorded): only an admin may "
+            "cancel, delete or restore this run.") in texts(app.caption)
+    as_user(app, PI, "history")
+    select_first_run(app)
+    assert "history_delete" in button_keys(app)
+
+
 def test_the_owner_deletes_and_nothing_is_selected_afterwards(app, store):
     completed_run(store, "testwork_small.csv", name="Older", owner=ALICE["email"])
     run_id = completed_run(store, "testwork_small.csv", name="Mine", owner=ALICE["email"])

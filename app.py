@@ -26,14 +26,15 @@ PAGES = [
 ]
 
 
-def sidebar() -> None:
-    """The user name (remembered for this browser session) and a link to the current run."""
+def sidebar(user) -> None:
+    """Who is signed in (and Sign out, with OpenID Connect) and a link to the current run."""
     with st.sidebar:
-        if ui.USER_KEY not in st.session_state and getattr(st.user, "is_logged_in", False):
-            st.session_state[ui.USER_KEY] = st.user.get("name") or st.user.get("email") or ""
-        st.text_input("Your name", key=ui.USER_KEY, placeholder="e.g. A. Chemist",
-                      help="Recorded with the runs you start, so the lab can see who ran what "
-                           "in History.")
+        st.caption(f"Signed in as **{ui.plain(user.label)}** · {user.role}",
+                   help="Members read every run and cancel or delete their own; admins "
+                        "(GANGLIOSIDE_ADMINS) may do so for any run.")
+        if st.user.get("is_logged_in"):
+            st.button("Sign out", key="sidebar_sign_out", icon=":material/logout:",
+                      on_click=st.logout)
         record = ui.peek_run(ui.selected_run_id())
         if record is not None:
             st.caption("Current run")
@@ -44,6 +45,22 @@ def sidebar() -> None:
         st.caption(f"Algorithm version {ALGORITHM_VERSION}")
 
 
+def sign_in() -> None:
+    """The only page offered before the user is known."""
+    st.title("Ganglioside ID checker")
+    if ui.auth_configured():
+        st.write("Sign in with your institute account to see and start the lab's runs.")
+        st.button("Sign in", key="sign_in", type="primary", icon=":material/login:",
+                  on_click=st.login)
+    else:
+        st.error("The reverse proxy in front of this server did not say who you are. Open the "
+                 "dashboard through the lab's address, or ask its administrator.")
+
+
+user = ui.current_user()
+if user is None:
+    st.navigation([st.Page(sign_in, title="Sign in", url_path="sign-in")]).run()
+    st.stop()
 page = st.navigation(PAGES)
-sidebar()
+sidebar(user)
 page.run()

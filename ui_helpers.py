@@ -7,6 +7,7 @@ Everything scientific lives in ``ganglioside``; this module only connects it to 
 from __future__ import annotations
 
 import copy
+import getpass
 import io
 import os
 import re
@@ -19,6 +20,7 @@ import streamlit as st
 from ganglioside import charts
 from ganglioside.runs.executors import (BROKER_ENV_VAR, EXECUTOR_ENV_VAR, Executor,
                                         executor_from_env)
+from ganglioside.runs.access import Actor, actor_for, may_cancel
 from ganglioside.result import AnalysisResult
 from ganglioside.runs.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
 
@@ -30,7 +32,6 @@ METHOD_PAGE = "app_pages/method.py"
 
 RUN_QUERY_PARAM = "run"
 CURRENT_RUN_KEY = "current_run_id"
-USER_KEY = "sidebar_user_name"
 PROGRESS_POLL_SECONDS = 1.0
 SELECTABLE_ROWS = 20_000   # longer tables load lazily (in chunks), without row selection
 
@@ -78,6 +79,51 @@ RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
     "Rule 5: heads an event": lambda rows: rows["rule5_heads_event_id"].notna(),
     "Input problem": lambda rows: rows["input_problems"].notna(),
 }
+
+
+# ---- identity ------------------------------------------------------------------------------------
+
+def auth_configured() -> bool:
+    """True when secrets.toml has an [auth] section: users sign in with OpenID Connect."""
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def trusted_headers_configured() -> bool:
+    """True when a reverse proxy names the user in headers (server.trustedUserHeaders)."""
+    return bool(st.get_option("server.trustedUserHeaders"))
+
+
+def current_user() -> Actor | None:
+    """Who is using this session; the one place the pages learn it. In order:
+
+    * signed in with OpenID Connect (``st.login``; ``[auth]`` in secrets.toml): the email and
+      name from the identity provider;
+    * a reverse proxy's trusted header (``server.trustedUserHeaders`` mapping its header to the
+      ``email`` key of ``st.user``, and optionally one to ``name``);
+    * else, with neither configured, the embedded single-user mode: the operating-system user,
+      who is then an admin (they own the whole store).
+
+    None when sign-in is configured but not done (the app shows the sign-in page instead).
+    Admins are the emails in $GANGLIOSIDE_ADMINS.
+    """
+    user = st.user
+    if user.get("is_logged_in"):
+        email = user.get("email") or user.get("sub")
+    elif trusted_headers_configured():
+        email = user.get("email")
+    elif auth_configured():
+        return None
+    else:
+        login = _login_name()
+        return actor_for(login, login, admin=True)
+    return actor_for(email, user.get("name")) if email and email.strip() else None
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        return "local user"
 
 
 # ---- run store and executor ----------------------------------------------------------------------
@@ -206,11 +252,16 @@ def _live_progress(run_id: str, cancel_key: str, on_complete: str | None) -> Non
     text = record.message or ("Waiting for a free worker…" if record.status == "pending"
                               else "Starting…")
     st.progress(min(max(record.progress, 0.0), 1.0), text=plain(text))
+    actor = current_user()
     if record.cancel_requested:
         st.caption("Cancelling at the next step…")
-    elif st.button("Cancel", key=cancel_key, icon=":material/stop_circle:"):
-        run_store().request_cancel(run_id)
-        st.rerun(scope="app")
+    elif actor is not None and may_cancel(actor, record.owner):
+        if st.button("Cancel", key=cancel_key, icon=":material/stop_circle:"):
+            run_store().request_cancel(run_id, actor)
+            st.rerun(scope="app")
+    else:
+        st.caption(f"Started by {plain(record.owner or 'an unknown user')}; only they or an "
+                   "admin may cancel it.")
 
 
 # ---- display helpers -----------------------------------------------------------------------------
@@ -223,9 +274,10 @@ def plain(text: object) -> str:
 
     Every Markdown, LaTeX (``$``) and directive (``:red[...]``, ``:smile:``) character is
     backslash-escaped and line breaks are kept, so text from an uploaded file can never format,
-    link or inject anything.
+    link or inject anything. An invisible word joiner after each ``@`` keeps the renderer from
+    turning an email address into a mailto link (it finds them after unescaping).
     """
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("@", "@\u2060")
     return escaped.replace("\r\n", "\n").replace("\n", "  \n")
 
 

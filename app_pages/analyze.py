@@ -211,13 +211,14 @@ def submit_run(source: Source, sheet: str | None, params: AnalysisParams) -> Non
     """Queue the run (refused if the same one is already running), start it, show it."""
     store = ui.run_store()
     name = st.session_state.get("analyze_run_name", "").strip() or None
-    user = st.session_state.get(ui.USER_KEY, "").strip() or None
+    actor = ui.current_user()
     try:
         if source.run_id is not None:
-            run_id = store.rerun(source.run_id, params, name=name, user=user)
+            run_id = store.rerun(source.run_id, params, name=name, user=actor.name,
+                                 owner=actor.email)
         else:
             run_id = store.create_run(source.data, source.file_name, params, name=name,
-                                      user=user, sheet=sheet)
+                                      user=actor.name, sheet=sheet, owner=actor.email)
     except DuplicateRunError as error:
         st.warning(ui.plain(str(error)), icon=":material/content_copy:")
         st.query_params[ui.RUN_QUERY_PARAM] = error.existing_run_id

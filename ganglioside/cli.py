@@ -28,9 +28,11 @@ from .runs.executors import (BackgroundWorker, CeleryExecutor, broker_from_env,
 from .params import ALGORITHM_VERSIONS, PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
 from .reader import read_table
 from .result import AnalysisResult
+from .runs.access import PermissionDenied, actor_for, trash_days_from_env
 from .runs.store import STATUSES, RunRecord, RunStore
 
 USAGE_ERROR = 2
+REFUSED = 3  # the acting user may not do this to the run (access.py)
 
 
 class CommandError(Exception):
@@ -42,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.command(args) or 0
+    except PermissionDenied as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return REFUSED
     except (CommandError, GangliosideError, OSError) as error:
         print(f"error: {_error_text(error)}", file=sys.stderr)
         return USAGE_ERROR
@@ -75,7 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     submit_cmd.add_argument("--name", help="run name (default: the file name)")
     submit_cmd.add_argument("--sheet", metavar="NAME",
                             help="XLSX sheet name (default: the first sheet)")
-    submit_cmd.add_argument("--user", default=_login_name(), help="who submits (default: login)")
+    submit_cmd.add_argument("--user", default=_login_name(),
+                            help="name shown in History (default: login)")
+    submit_cmd.add_argument("--owner", metavar="EMAIL",
+                            help="who owns the run: may cancel and delete it (default: --as)")
+    add_actor_flag(submit_cmd, "who submits")
     add_parameter_flags(submit_cmd)
     submit_cmd.set_defaults(command=cmd_submit)
 
@@ -106,14 +115,29 @@ def build_parser() -> argparse.ArgumentParser:
     list_cmd.add_argument("--status", choices=STATUSES)
     list_cmd.add_argument("--text", help="only runs whose name, user, file or id contains this")
     list_cmd.add_argument("--limit", type=int)
+    list_cmd.add_argument("--trash", action="store_true", help="the runs in the trash")
     list_cmd.set_defaults(command=cmd_runs_list)
     for action, function, text in (("show", cmd_runs_show, "details of one run"),
+                                   ("audit", cmd_runs_audit, "who did what to one run, when"),
                                    ("cancel", cmd_runs_cancel, "cancel a pending/running run"),
-                                   ("delete", cmd_runs_delete, "delete a finished run")):
+                                   ("delete", cmd_runs_delete,
+                                    "move a finished run to the trash"),
+                                   ("restore", cmd_runs_restore, "take a run out of the trash")):
         action_cmd = runs.add_parser(action, help=text)
         action_cmd.add_argument("run_id", metavar="ID")
+        if action in ("cancel", "delete", "restore"):
+            add_actor_flag(action_cmd, "who asks; refused (exit 3) unless the owner or an admin")
         action_cmd.set_defaults(command=function)
-    cleanup_cmd = runs.add_parser("cleanup", help="delete finished runs older than N days")
+    purge_cmd = runs.add_parser("purge", help="empty the trash of runs past their days, or "
+                                              "purge one run in the trash now (admins)")
+    purge_cmd.add_argument("run_id", metavar="ID", nargs="?")
+    purge_cmd.add_argument("--days", type=float, default=None,
+                           help="days a run stays in the trash (default "
+                                "$GANGLIOSIDE_TRASH_DAYS or 30)")
+    add_actor_flag(purge_cmd, "who asks, with ID (admins only)")
+    purge_cmd.set_defaults(command=cmd_runs_purge)
+    cleanup_cmd = runs.add_parser("cleanup", help="delete finished runs older than N days "
+                                                   "(and empty the trash past its days)")
     cleanup_cmd.add_argument("--days", type=float, default=None,
                              help="default $GANGLIOSIDE_RETENTION_DAYS or 30; 0 keeps all")
     cleanup_cmd.set_defaults(command=cmd_runs_cleanup)
@@ -142,6 +166,11 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
                        choices=ALGORITHM_VERSIONS, default=None,
                        help=f"algorithm to run (default {defaults.algorithm_version}; "
                             "1.0 reproduces the specification exactly)")
+
+
+def add_actor_flag(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument("--as", dest="actor", metavar="EMAIL", default=_login_name(),
+                        help=f"{text} (default: login name; admins: $GANGLIOSIDE_ADMINS)")
 
 
 def params_from_args(args: argparse.Namespace) -> AnalysisParams:
@@ -230,8 +259,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     params = params_from_args(args)
     _require_file(args.file)
+    submitter = _actor(args).email
     run_id = RunStore().create_run(args.file.read_bytes(), args.file.name, params,
-                                   name=args.name, user=args.user, sheet=args.sheet)
+                                   name=args.name, user=args.user, sheet=args.sheet,
+                                   owner=args.owner or submitter, submitter=submitter)
     if broker_from_env():
         CeleryExecutor().submit(run_id)
     print(run_id)
@@ -294,8 +325,9 @@ def _on_stop_signals(handler: Callable[[], object]) -> None:
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
-    records = RunStore().list_runs(status=args.status, text=args.text, limit=args.limit)
-    header = ("ID", "STATUS", "PROGRESS", "CREATED (UTC)", "DURATION", "USER", "NAME")
+    records = RunStore().list_runs(status=args.status, text=args.text, limit=args.limit,
+                                   trash=args.trash)
+    header = ("ID", "STATUS", "PROGRESS", "CREATED (UTC)", "DURATION", "OWNER", "USER", "NAME")
     lines = [header] + [_list_line(record) for record in records]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     for line in lines:
@@ -307,7 +339,8 @@ def _list_line(record: RunRecord) -> tuple[str, ...]:
     duration = record.duration_seconds
     return (record.id, record.status, f"{record.progress:.0%}",
             record.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            "" if duration is None else f"{duration:.1f} s", _safe(record.user or ""),
+            "" if duration is None else f"{duration:.1f} s", _safe(record.owner or "unknown"),
+            _safe(record.user or ""),
             _safe(record.name))
 
 
@@ -315,6 +348,9 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     record = RunStore().get_run(args.run_id)
     fields = {
         "id": record.id, "name": record.name, "user": record.user,
+        "owner": record.owner or "unknown (only admins may manage it)",
+        "submitter": record.submitter, "in trash since": record.deleted_at,
+        "deleted by": record.deleted_by,
         "status": record.status, "progress": f"{record.progress:.0%}",
         "step": record.step, "message": record.message, "error": record.error,
         "file": record.file_name, "sheet": record.sheet, "input sha256": record.input_sha256,
@@ -333,16 +369,45 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs_audit(args: argparse.Namespace) -> int:
+    entries = RunStore().audit_trail(args.run_id)
+    if not entries:
+        raise CommandError(f"no audit trail for run {args.run_id} (unknown id, or a run from "
+                           "before the audit trail existed)")
+    for entry in entries:
+        detail = f"  ({_safe(entry.detail)})" if entry.detail else ""
+        print(f"{entry.at:%Y-%m-%d %H:%M:%S} UTC  {entry.action:<9}  {_safe(entry.actor)}{detail}")
+    return 0
+
+
 def cmd_runs_cancel(args: argparse.Namespace) -> int:
-    if not RunStore().request_cancel(args.run_id):
+    if not RunStore().request_cancel(args.run_id, _actor(args)):
         raise CommandError(f"run {args.run_id} has already finished")
     print(f"cancel requested for run {args.run_id}", file=sys.stderr)
     return 0
 
 
 def cmd_runs_delete(args: argparse.Namespace) -> int:
-    RunStore().delete_run(args.run_id)
-    print(f"deleted run {args.run_id}", file=sys.stderr)
+    RunStore().delete_run(args.run_id, _actor(args))
+    print(f"moved run {args.run_id} to the trash for {trash_days_from_env():g} days; "
+          f"'runs restore {args.run_id}' brings it back", file=sys.stderr)
+    return 0
+
+
+def cmd_runs_restore(args: argparse.Namespace) -> int:
+    RunStore().restore_run(args.run_id, _actor(args))
+    print(f"restored run {args.run_id}", file=sys.stderr)
+    return 0
+
+
+def cmd_runs_purge(args: argparse.Namespace) -> int:
+    if args.run_id:
+        RunStore().purge_run(args.run_id, _actor(args))
+        print(f"purged run {args.run_id}", file=sys.stderr)
+        return 0
+    days = trash_days_from_env() if args.days is None else args.days
+    purged = RunStore().cleanup(0, trash_days=days)
+    print(f"purged {purged} runs in the trash for more than {days:g} days", file=sys.stderr)
     return 0
 
 
@@ -351,8 +416,10 @@ def cmd_runs_cleanup(args: argparse.Namespace) -> int:
     if days <= 0:
         print("retention is 0 days: runs are kept forever, nothing deleted", file=sys.stderr)
         return 0
-    deleted = RunStore().cleanup(days)
-    print(f"deleted {deleted} finished runs older than {days:g} days", file=sys.stderr)
+    trash_days = trash_days_from_env()
+    deleted = RunStore().cleanup(days, trash_days)
+    print(f"deleted {deleted} runs: finished more than {days:g} days ago, or in the trash for "
+          f"more than {trash_days:g} days", file=sys.stderr)
     return 0
 
 
@@ -361,6 +428,15 @@ def cmd_runs_cleanup(args: argparse.Namespace) -> int:
 def _require_file(path: Path) -> None:
     if not path.is_file():
         raise CommandError(f"no such file: {path}")
+
+
+def _actor(args: argparse.Namespace):
+    if not args.actor:
+        raise CommandError("say who you are with --as EMAIL")
+    try:
+        return actor_for(args.actor)
+    except ValueError as error:
+        raise CommandError(f"--as: {error}") from None
 
 
 def _login_name() -> str | None:

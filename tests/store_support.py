@@ -6,7 +6,11 @@ from typing import Any
 
 from sqlalchemy import text
 
+from ganglioside.runs.access import Actor
 from ganglioside.runs.store import RunStore
+
+ADMIN = Actor("admin@lab.example", "Lab admin", is_admin=True)
+"""An admin: the actor of store tests that are not about permissions."""
 
 
 def query(store: RunStore, sql: str, **params: Any) -> list[tuple]:

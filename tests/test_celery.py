@@ -15,6 +15,7 @@ import pytest
 
 from ganglioside.params import AnalysisParams
 from ganglioside.runs.store import RunStore
+from tests.store_support import ADMIN
 from tests.celery_workers import (REPO, celery_environment, completions, start_beat,
                                   start_worker, wait_until)
 
@@ -98,7 +99,7 @@ def test_cancel_stops_a_run_on_a_celery_worker_at_its_next_step(tmp_path, broker
     executor_from_env(store).submit(run_id)
     assert wait_until(lambda: store.get_run(run_id).progress > 0, 60), worker.log_text()[-3000:]
 
-    assert store.request_cancel(run_id)
+    assert store.request_cancel(run_id, ADMIN)
     assert wait_until(lambda: ended(store, [run_id]), 60)
     assert store.get_run(run_id).status == "cancelled"
     assert store.load_result(run_id) is None
@@ -113,7 +114,7 @@ def test_reconciler_resends_only_the_pending_runs_the_broker_lost(tmp_path, brok
     queued, lost, finished = (store.create_run(data, SMALL.name, name=name)
                               for name in ("queued", "lost", "finished"))
     enqueue(queued)
-    store.request_cancel(finished)
+    store.request_cancel(finished, ADMIN)
     sent = []
 
     assert reconcile(store, app, QUEUE, sent.append, grace=60) == []  # all younger than 60 s

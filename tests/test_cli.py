@@ -162,10 +162,10 @@ def test_submit_worker_and_runs_commands(db, tmp_path, capsys):
 
     assert main(["runs", "cleanup", "--days", "0"]) == 0
     assert main(["runs", "cleanup", "--days", "30"]) == 0
-    assert "deleted 0 finished runs" in capsys.readouterr().err
-    assert main(["runs", "delete", run_id]) == 0
-    assert main(["runs", "show", run_id]) == 2
-    assert f"There is no run with id '{run_id}'" in capsys.readouterr().err
+    assert "deleted 0 runs: finished more than 30 days ago" in capsys.readouterr().err
+    assert main(["runs", "delete", run_id]) == 0  # by its owner: the login name
+    assert main(["runs", "list"]) == 0 and run_id not in capsys.readouterr().out
+    assert main(["runs", "list", "--trash"]) == 0 and run_id in capsys.readouterr().out
 
 
 def test_active_runs_cannot_be_deleted_but_can_be_cancelled(db, capsys):

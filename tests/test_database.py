@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from ganglioside.runs.database import DatabaseError, database_url
 from ganglioside.runs.store import DuplicateRunError, RunStore
-from tests.store_support import query
+from tests.store_support import ADMIN, query
 
 TABLE = b"Name,RT\nGM1(36:1;O2),10\n"
 
@@ -120,7 +120,7 @@ def test_deleting_the_last_run_of_an_input_keeps_it_for_a_run_being_created(stor
     """A new run of an input is being created (its input row written, its run row not yet)
     when the last other run of that input is deleted: the input must stay."""
     old = store.create_run(TABLE, "t.csv", name="old")
-    store.request_cancel(old)
+    store.request_cancel(old, ADMIN)
     creating, creator = threading.Event(), threading.current_thread()
 
     def hold_the_run_insert(conn, cursor, statement, *args) -> None:
@@ -128,7 +128,8 @@ def test_deleting_the_last_run_of_an_input_keeps_it_for_a_run_being_created(stor
             creating.set()
             time.sleep(1.0)  # the delete runs now, in the middle of create_run
 
-    deleter = threading.Thread(target=lambda: creating.wait(30) and store.delete_run(old))
+    store.delete_run(old, ADMIN)
+    deleter = threading.Thread(target=lambda: creating.wait(30) and store.purge_run(old, ADMIN))
     deleter.start()
     event.listen(store.database.engine, "before_cursor_execute", hold_the_run_insert)
     try:

@@ -15,6 +15,7 @@ from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor, re
 from ganglioside.runs.job import run_job
 from ganglioside.params import AnalysisParams
 from ganglioside.runs.store import RunStore
+from tests.store_support import ADMIN
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SAMPLE = DATA / "testwork_user.csv"
@@ -83,7 +84,8 @@ def test_completed_run_stores_progress_summary_and_result(store, small_result):
         (store.get_run(run_id).status, store.get_run(run_id).step,
          store.get_run(run_id).progress)))
     params = AnalysisParams(min_anchors=4, sample_type="porcine")
-    run_id = submit(store, params=params, name="small")
+    run_id = submit(store, params=params, name="small", owner="alice@lab.example",
+                    submitter="admin@lab.example")
     SynchronousExecutor(store, analyze=fake).submit(run_id)
     assert seen == [("processing", step, fraction) for fraction, step, _ in STEPS]
     assert fake.params == [params]
@@ -92,13 +94,15 @@ def test_completed_run_stores_progress_summary_and_result(store, small_result):
     assert (run.status, run.progress, run.step, run.error) == ("completed", 1.0, "complete", None)
     assert run.attempts == 1 and run.summary == small_result.summary
     assert run.duration_seconds >= 0
-    assert to_json(store.load_result(run_id)) == to_json(json_round_trip(small_result))
+    expected = replace(small_result, provenance={
+        **small_result.provenance, "owner": "alice@lab.example", "submitter": "admin@lab.example"})
+    assert to_json(store.load_result(run_id)) == to_json(json_round_trip(expected))
 
 
 def test_cancel_during_the_run_ends_cancelled_without_result(store, small_result):
     def cancel_after_first(step):
         if step == "preprocess":
-            assert store.request_cancel(run_id)
+            assert store.request_cancel(run_id, ADMIN)
 
     fake = FakeAnalyze(small_result, on_step=cancel_after_first)
     run_id = submit(store)
@@ -129,7 +133,7 @@ def test_unreadable_input_fails_with_the_reader_message(store, tmp_path):
 
 def test_run_job_leaves_a_run_that_is_not_pending_alone(store, small_result):
     run_id = submit(store)
-    store.request_cancel(run_id)
+    store.request_cancel(run_id, ADMIN)
     fake = FakeAnalyze(small_result)
     assert run_job(store, run_id, analyze=fake) is None
     assert fake.tables == [] and store.get_run(run_id).status == "cancelled"
@@ -158,7 +162,7 @@ def test_real_pipeline_end_to_end_on_the_sample_file(store):
     assert run_job(store, run_id) == "completed"
     expected = analyze(read_table(SAMPLE), params)
     stored = store.load_result(run_id)
-    times = ("started_at", "finished_at")
+    times = ("started_at", "finished_at", "owner", "submitter")
     assert ({k: v for k, v in stored.provenance.items() if k not in times}
             == {k: v for k, v in expected.provenance.items() if k not in times})
     assert (to_json(replace(stored, provenance=expected.provenance))
@@ -241,7 +245,7 @@ def test_worker_cleans_up_old_finished_runs(db_target, small_result):
     clock = type("Clock", (), {"now": time.time(), "__call__": lambda self: self.now})()
     store = RunStore(db_target, clock=clock)
     old = submit(store, name="old")
-    store.request_cancel(old)
+    store.request_cancel(old, ADMIN)
     clock.now += 3 * 86400
     recent = submit(store, name="recent")
     worker = BackgroundWorker(store, threads=1, poll_interval=0.05, retention_days=2,

@@ -32,7 +32,8 @@ from ganglioside.runs.database import SCHEMA_LOCK_KEY
 from ganglioside.runs.job import run_job
 from ganglioside.runs.schema import metadata
 from ganglioside.runs.store import RunStore, _result_blob
-from tests.store_support import query
+from ganglioside.runs.access import Actor, PermissionDenied
+from tests.store_support import ADMIN, query
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -196,12 +197,23 @@ def test_the_upgraded_file_runs_jobs_and_recovers_its_stuck_run(legacy_file):
     assert store.get_run("process1ng000006").attempts == 2
     new = store.create_run(SMALL.read_bytes(), "again.csv", name="after upgrade")
     assert store.list_runs(text="AFTER")[0].id == new
-    store.delete_run("c0mpleted0000001")  # its input is still used by three runs
+    store.delete_run("c0mpleted0000001", ADMIN)
+    store.purge_run("c0mpleted0000001", ADMIN)  # its input is still used by three runs
     assert store.load_input("c0mpletedjson002") == SMALL.read_bytes()
     assert store.integrity_check() == "ok"
 
 
 # ---- every backend ----------------------------------------------------------------------------
+
+def test_upgraded_runs_have_an_unknown_owner_that_only_admins_manage(legacy_file):
+    store = RunStore(legacy_file)
+    assert {run.owner for run in store.list_runs()} == {None}
+    assert store.audit_trail("c0mpleted0000001") == []
+    with pytest.raises(PermissionDenied, match="unknown"):
+        store.delete_run("c0mpleted0000001", Actor("kim@lab.example"))
+    store.delete_run("c0mpleted0000001", ADMIN)
+    assert [e.action for e in store.audit_trail("c0mpleted0000001")] == ["deleted"]
+
 
 def test_a_new_database_has_exactly_the_schema_of_schema_py(db_target):
     store = RunStore(db_target)

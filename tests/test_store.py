@@ -14,7 +14,7 @@ from ganglioside.errors import ParameterError
 from ganglioside.params import AnalysisParams
 from ganglioside.runs.store import (WORKER_DIED_MESSAGE, ClaimLostError, DuplicateRunError,
                                     RunNotFoundError, RunStateError, RunStore)
-from tests.store_support import query
+from tests.store_support import ADMIN, query
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DAY = 86400.0
@@ -108,7 +108,8 @@ def test_bad_parameters_are_refused_before_anything_is_stored(store):
 
 def test_unknown_run_raises_not_found(store):
     submit(store)
-    for action in (store.get_run, store.load_input, store.request_cancel, store.delete_run):
+    for action in (store.get_run, store.load_input, lambda run_id: store.request_cancel(
+            run_id, ADMIN), lambda run_id: store.delete_run(run_id, ADMIN)):
         with pytest.raises(RunNotFoundError, match="nosuchrun"):
             action("nosuchrun")
     assert store.load_result("nosuchrun") is None
@@ -182,18 +183,18 @@ def test_progress_is_stored_never_decreases_and_reports_cancel(store, clock):
     run = store.get_run(run_id)
     assert (run.progress, run.step, run.message) == (0.5, "rule1", "late report")
     assert run.heartbeat_at.timestamp() == clock.now
-    assert store.request_cancel(run_id) is True
+    assert store.request_cancel(run_id, ADMIN) is True
     assert store.get_run(run_id).status == "processing"
     assert store.report_progress(claim, 0.7, "rule4", "Running Rule 4…") is True
     store.cancel_run(claim)
     run = store.get_run(run_id)
     assert run.status == "cancelled" and run.error is None and run.is_finished
-    assert store.request_cancel(run_id) is False
+    assert store.request_cancel(run_id, ADMIN) is False
 
 
 def test_cancelling_a_pending_run_ends_it_at_once(store):
     run_id = submit(store)
-    assert store.request_cancel(run_id) is True
+    assert store.request_cancel(run_id, ADMIN) is True
     assert store.get_run(run_id).status == "cancelled"
     assert store.claim_next() is None
 
@@ -259,7 +260,7 @@ def test_heartbeat_keeps_a_long_run_alive(store, clock):
 def test_stale_run_that_was_asked_to_stop_ends_cancelled(store, clock):
     run_id = submit(store)
     store.claim_next()
-    store.request_cancel(run_id)
+    store.request_cancel(run_id, ADMIN)
     clock.now += 100
     assert store.recover_stale(60).requeued == []
     assert store.get_run(run_id).status == "cancelled"
@@ -270,29 +271,31 @@ def test_stale_run_that_was_asked_to_stop_ends_cancelled(store, clock):
 def test_active_runs_cannot_be_deleted(store):
     run_id = submit(store)
     with pytest.raises(RunStateError, match="pending"):
-        store.delete_run(run_id)
+        store.delete_run(run_id, ADMIN)
     store.claim_next()
     with pytest.raises(RunStateError, match="processing"):
-        store.delete_run(run_id)
+        store.delete_run(run_id, ADMIN)
 
 
-def test_delete_keeps_an_input_another_run_still_uses(store):
+def test_purge_keeps_an_input_another_run_still_uses(store):
     first = submit(store, "Name,RT\nGT1b(36:1;O2),15\n", name="one")
     second = store.rerun(first, AnalysisParams(min_anchors=5), name="two")
     assert store.get_run(second).parameters["min_anchors"] == 5
-    store.request_cancel(first)
-    store.delete_run(first)
+    store.request_cancel(first, ADMIN)
+    store.delete_run(first, ADMIN)
+    store.purge_run(first, ADMIN)
     with pytest.raises(RunNotFoundError):
         store.get_run(first)
     assert store.load_input(second) == b"Name,RT\nGT1b(36:1;O2),15\n"
-    store.request_cancel(second)
-    store.delete_run(second)
+    store.request_cancel(second, ADMIN)
+    store.delete_run(second, ADMIN)
+    store.purge_run(second, ADMIN)
     assert query(store, "SELECT count(*) FROM inputs") == [(0,)]
 
 
 def test_cleanup_removes_only_old_finished_runs(store, clock):
     old_cancelled = submit(store, name="old cancelled")
-    store.request_cancel(old_cancelled)
+    store.request_cancel(old_cancelled, ADMIN)
     old_failed = submit(store, name="old failed")
     store.fail_run(store.claim_next(), "boom")
     old_pending = submit(store, name="old pending")
@@ -300,7 +303,7 @@ def test_cleanup_removes_only_old_finished_runs(store, clock):
     clock.now += 10 * DAY
     store.claim_run(old_processing)
     recent = submit(store, name="recent")
-    store.request_cancel(recent)
+    store.request_cancel(recent, ADMIN)
     clock.now += 25 * DAY
     assert store.cleanup(0) == 0
     assert store.cleanup(30) == 2

@@ -1,7 +1,9 @@
 """The run store's tables, as the newest migration (``migrations/versions``) leaves them.
 
-``runs`` holds one row per submitted analysis, ``inputs`` each uploaded file once (by its
-SHA-256), ``results`` the result of each completed run. Times are seconds since 1970 (UTC) as
+``runs`` holds one row per submitted analysis (with its owner, who submitted it, and when it
+was moved to the trash), ``inputs`` each uploaded file once (by its SHA-256), ``results`` the
+result of each completed run, ``audit`` who submitted, cancelled, deleted, restored or purged
+which run and when (append-only: migration 0003 gives it triggers that refuse UPDATE and DELETE). Times are seconds since 1970 (UTC) as
 double-precision numbers, the same on SQLite and PostgreSQL. A test checks that a database
 upgraded by the migrations matches these tables.
 """
@@ -16,6 +18,7 @@ from sqlalchemy import (REAL, BigInteger, Boolean, CheckConstraint, Column, Doub
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 ACTIVE_STATUSES = ("pending", "processing")
 FINISHED_STATUSES = ("completed", "failed", "cancelled")
+AUDIT_ACTIONS = ("submitted", "cancelled", "deleted", "restored", "purged")
 
 BIG_INTEGER = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: a rowid alias
 SECONDS = Double().with_variant(REAL(), "sqlite")
@@ -71,6 +74,10 @@ runs = Table(
     Column("claim_token", Text),
     Column("worker", SafeText),
     Column("search_text", SafeText),  # casefolded name, user, file name and id (migration 2)
+    Column("owner", SafeText),  # email; None: started before owners were recorded (migration 3)
+    Column("submitter", SafeText),  # who submitted it (an admin may submit for an owner)
+    Column("deleted_at", SECONDS),  # in the trash since then; None: not deleted
+    Column("deleted_by", SafeText),
     CheckConstraint(f"status IN {STATUSES!r}", name="runs_status_check"),
     Index("runs_by_status", "status", "seq"),
     # At most one active run per (input, sheet, parameters, name): enforced by the database.
@@ -83,6 +90,19 @@ inputs = Table(
     "inputs", metadata,
     Column("sha256", Text, primary_key=True),
     Column("data", LargeBinary, nullable=False),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("seq", BIG_INTEGER, primary_key=True, autoincrement=True),
+    Column("run_id", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("actor", SafeText, nullable=False),
+    Column("at", SECONDS, nullable=False),
+    Column("detail", SafeText),
+    CheckConstraint(f"action IN {AUDIT_ACTIONS!r}", name="audit_action_check"),
+    Index("audit_by_run", "run_id", "seq"),
+    sqlite_autoincrement=True,
 )
 
 results = Table(

@@ -12,7 +12,10 @@ to name it, ``schema.py`` what it holds). Guarantees, on both:
   is never visible;
 * an input is stored once, under its SHA-256, and deleted with the last run that uses it;
 * at most one pending or processing run per (input, sheet, parameters, name), enforced by a
-  unique index.
+  unique index;
+* cancel, delete (to the trash), restore and purge take the actor asking and apply the rules
+  of ``access.py`` in the same transaction; each, and each submission, appends a line to the
+  audit trail, which the database keeps append-only.
 
 Times come from ``clock`` (the local clock): on several hosts, keep their clocks synchronised
 (NTP); a heartbeat is judged stale only after ``stale_after`` seconds (60 by default).
@@ -50,8 +53,10 @@ from ..errors import GangliosideError
 from ..export import result_from_json, result_tables, to_json
 from ..params import AnalysisParams
 from ..result import AnalysisResult
+from . import access
+from .access import SYSTEM, Actor, PermissionDenied  # noqa: F401 (PermissionDenied: callers)
 from .database import DB_ENV_VAR, Database, open_database  # noqa: F401 (DB_ENV_VAR: the pages)
-from .schema import (ACTIVE_STATUSES, FINISHED_STATUSES, STATUSES, inputs, results, runs,
+from .schema import (ACTIVE_STATUSES, FINISHED_STATUSES, STATUSES, audit, inputs, results, runs,
                      search_text)
 
 WORKER_DIED_MESSAGE = ("The worker died while running this analysis (twice); "
@@ -68,7 +73,8 @@ _RECORD_COLUMNS = (runs.c.id, runs.c.name, runs.c.user, runs.c.sample_type, runs
                    runs.c.status, runs.c.progress, runs.c.step, runs.c.message, runs.c.error,
                    runs.c.created_at, runs.c.started_at, runs.c.completed_at,
                    runs.c.heartbeat_at, runs.c.algorithm_version, runs.c.summary,
-                   runs.c.attempts, runs.c.cancel_requested)
+                   runs.c.attempts, runs.c.cancel_requested, runs.c.owner,
+                   runs.c.submitter, runs.c.deleted_at, runs.c.deleted_by)
 
 
 class StoreError(GangliosideError):
@@ -126,6 +132,14 @@ class RunRecord:
     summary: dict[str, Any] | None
     attempts: int
     cancel_requested: bool
+    owner: str | None = None
+    submitter: str | None = None
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+
+    @property
+    def in_trash(self) -> bool:
+        return self.deleted_at is not None
 
     @property
     def is_active(self) -> bool:
@@ -141,6 +155,17 @@ class RunRecord:
         if self.started_at is None or self.completed_at is None:
             return None
         return (self.completed_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of a run's audit trail."""
+
+    run_id: str
+    action: str
+    actor: str
+    at: datetime
+    detail: str | None
 
 
 @dataclass(frozen=True)
@@ -190,8 +215,12 @@ class RunStore:
 
     def create_run(self, data: bytes, file_name: str, params: AnalysisParams = AnalysisParams(),
                    *, name: str | None = None, user: str | None = None,
-                   sheet: str | None = None) -> str:
+                   sheet: str | None = None, owner: str | None = None,
+                   submitter: str | None = None) -> str:
         """Queue a new pending run of these bytes; return its id.
+
+        ``owner`` (an email) may cancel and delete it; ``submitter`` (default: the owner) is who
+        asked, e.g. an admin submitting for someone; ``user`` is the name shown in History.
 
         Raises ParameterError for bad parameters and DuplicateRunError when the same input,
         sheet, parameters and name are already pending or processing.
@@ -203,7 +232,9 @@ class RunStore:
         parameters = params.to_dict()
         dedupe_key = hashlib.sha256(json.dumps(
             [sha256, sheet, parameters, name], sort_keys=True).encode()).hexdigest()
-        row = dict(name=name, user=user or None, sample_type=params.sample_type,
+        submitter = submitter or owner
+        row = dict(name=name, user=user or None, owner=owner or None, submitter=submitter or None,
+                   sample_type=params.sample_type,
                    parameters=json.dumps(parameters), file_name=file_name, sheet=sheet,
                    input_sha256=sha256, input_size=len(data), dedupe_key=dedupe_key,
                    status="pending", message="Waiting for a worker…",
@@ -222,9 +253,13 @@ class RunStore:
         with self.database.write() as conn:
             self._refuse_duplicate(conn, row["dedupe_key"])
             self._store_input(conn, row["input_sha256"], data)
+            now = self._clock()
             conn.execute(runs.insert().values(
-                id=run_id, created_at=self._clock(), search_text=search_text(
+                id=run_id, created_at=now, search_text=search_text(
                     row["name"], row["user"], row["file_name"], run_id), **row))
+            detail = None if row["owner"] == row["submitter"] else f"owner {row['owner']}"
+            _append_audit(conn, [run_id], "submitted", row["submitter"] or "unknown", now,
+                          detail)
         return run_id
 
     @staticmethod
@@ -242,12 +277,13 @@ class RunStore:
             index_elements=[inputs.c.sha256], set_={"sha256": statement.excluded.sha256}))
 
     def rerun(self, run_id: str, params: AnalysisParams, *, name: str | None = None,
-              user: str | None = None) -> str:
-        """"Run again": a new pending run from the stored input and sheet of run_id."""
+              user: str | None = None, owner: str | None = None) -> str:
+        """"Run again": a new pending run from the stored input and sheet of run_id, owned by
+        ``owner`` (whoever runs it again)."""
         record = self.get_run(run_id)
         return self.create_run(self.load_input(run_id), record.file_name, params,
                                name=name or record.name, user=user or record.user,
-                               sheet=record.sheet)
+                               sheet=record.sheet, owner=owner)
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run with this id; RunNotFoundError if there is none."""
@@ -258,10 +294,11 @@ class RunStore:
         return _record(row)
 
     def list_runs(self, status: str | Iterable[str] | None = None, text: str | None = None,
-                  limit: int | None = None) -> list[RunRecord]:
+                  limit: int | None = None, trash: bool = False) -> list[RunRecord]:
         """Runs, newest first, optionally of some statuses and containing text (any case) in
-        their name, user, file name or id."""
-        query = select(*_RECORD_COLUMNS).order_by(runs.c.seq.desc())
+        their name, user, file name or id; those in the trash when ``trash``, else the others."""
+        query = select(*_RECORD_COLUMNS).order_by(runs.c.seq.desc()).where(
+            runs.c.deleted_at.is_not(None) if trash else runs.c.deleted_at.is_(None))
         if status is not None:
             query = query.where(runs.c.status.in_([status] if isinstance(status, str)
                                                   else list(status)))
@@ -273,10 +310,11 @@ class RunStore:
             return [_record(row) for row in conn.execute(query)]
 
     def counts(self) -> dict[str, int]:
-        """Number of runs per status (every status present, zero included)."""
+        """Number of runs per status, outside the trash (every status present, zero included)."""
         with self.database.read() as conn:
             found = dict(conn.execute(
-                select(runs.c.status, func.count()).group_by(runs.c.status)).all())
+                select(runs.c.status, func.count()).where(runs.c.deleted_at.is_(None))
+                .group_by(runs.c.status)).all())
         return {status: found.get(status, 0) for status in STATUSES}
 
     def load_input(self, run_id: str) -> bytes:
@@ -303,43 +341,96 @@ class RunStore:
 
     # ---- user actions on existing runs ------------------------------------------------------
 
-    def request_cancel(self, run_id: str) -> bool:
+    def request_cancel(self, run_id: str, actor: Actor) -> bool:
         """Cancel a pending run at once, or ask the worker of a processing run to stop.
 
-        Returns False when the run had already finished (nothing to cancel).
+        Returns False when the run had already finished (nothing to cancel). PermissionDenied
+        unless ``actor`` owns the run or is an admin.
         """
         with self.database.write() as conn:
-            status = _locked_status(conn, run_id)
+            status = self._authorised(conn, run_id, actor, "cancel").status
+            now = self._clock()
             if status == "pending":
                 conn.execute(_update_run(run_id).values(
-                    status="cancelled", cancel_requested=True, completed_at=self._clock(),
+                    status="cancelled", cancel_requested=True, completed_at=now,
                     message="Cancelled before it started."))
             elif status == "processing":
                 conn.execute(_update_run(run_id).values(cancel_requested=True))
+            if status in ACTIVE_STATUSES:
+                _append_audit(conn, [run_id], "cancelled", actor.email, now)
             return status in ACTIVE_STATUSES
 
-    def delete_run(self, run_id: str) -> None:
-        """Delete a finished run, its result, and its input unless another run shares it."""
+    def delete_run(self, run_id: str, actor: Actor) -> None:
+        """Move a finished run to the trash (restorable until the trash is purged).
+
+        PermissionDenied unless ``actor`` owns the run or is an admin; RunStateError for a
+        pending or processing run, or one already in the trash."""
         with self.database.write() as conn:
-            status = _locked_status(conn, run_id)
-            if status in ACTIVE_STATUSES:
-                raise RunStateError(f"Run {run_id} is {status}; cancel it before deleting it.")
-            _delete_runs(conn, [run_id])
+            run = self._authorised(conn, run_id, actor, "delete")
+            if run.status in ACTIVE_STATUSES:
+                raise RunStateError(f"Run {run_id} is {run.status}; cancel it before deleting "
+                                    "it.")
+            if run.deleted_at is not None:
+                raise RunStateError(f"Run {run_id} is already in the trash.")
+            now = self._clock()
+            conn.execute(_update_run(run_id).values(deleted_at=now, deleted_by=actor.email))
+            _append_audit(conn, [run_id], "deleted", actor.email, now)
 
-    def cleanup(self, retention_days: float) -> int:
-        """Delete finished runs that finished more than retention_days ago (0 = keep forever).
+    def restore_run(self, run_id: str, actor: Actor) -> None:
+        """Take a run out of the trash; PermissionDenied unless owner or admin."""
+        with self.database.write() as conn:
+            run = self._authorised(conn, run_id, actor, "restore")
+            if run.deleted_at is None:
+                raise RunStateError(f"Run {run_id} is not in the trash.")
+            conn.execute(_update_run(run_id).values(deleted_at=None, deleted_by=None))
+            _append_audit(conn, [run_id], "restored", actor.email, self._clock())
 
-        Pending and processing runs are never deleted. Returns how many runs were deleted.
+    def purge_run(self, run_id: str, actor: Actor) -> None:
+        """Delete a run in the trash for good, now: its result, and its input unless another
+        run shares it (its audit trail stays). Admins only."""
+        with self.database.write() as conn:
+            run = self._authorised(conn, run_id, actor, "purge")
+            if run.deleted_at is None:
+                raise RunStateError(f"Run {run_id} is not in the trash; delete it first.")
+            _purge(conn, [run_id], actor.email, self._clock())
+
+    def audit_trail(self, run_id: str) -> list[AuditEntry]:
+        """Who submitted, cancelled, deleted, restored or purged the run, oldest first (also
+        for a purged run)."""
+        with self.database.read() as conn:
+            rows = conn.execute(select(audit.c.run_id, audit.c.action, audit.c.actor, audit.c.at,
+                                       audit.c.detail)
+                                .where(audit.c.run_id == run_id).order_by(audit.c.seq)).all()
+        return [AuditEntry(row.run_id, row.action, row.actor, _datetime(row.at), row.detail)
+                for row in rows]
+
+    def _authorised(self, conn: Connection, run_id: str, actor: Actor, action: str) -> Row:
+        """The run's status, owner and trash time, its row locked until commit (PostgreSQL);
+        RunNotFoundError if none, PermissionDenied if ``actor`` may not do ``action``."""
+        run = conn.execute(select(runs.c.status, runs.c.owner, runs.c.deleted_at)
+                           .where(runs.c.id == run_id).with_for_update()).first()
+        if run is None:
+            raise RunNotFoundError(run_id)
+        access.require(actor, action, run_id, run.owner)
+        return run
+
+    def cleanup(self, retention_days: float, trash_days: float | None = None) -> int:
+        """Purge finished runs that finished more than retention_days ago (0 = keep forever),
+        and runs in the trash for more than trash_days (default $GANGLIOSIDE_TRASH_DAYS).
+
+        Pending and processing runs are never purged. Returns how many runs were purged.
         """
-        if retention_days <= 0:
-            return 0
-        cutoff = self._clock() - retention_days * 86400.0
+        trash_days = access.trash_days_from_env() if trash_days is None else trash_days
+        now = self._clock()
+        expired = runs.c.deleted_at < now - trash_days * 86400.0
+        if retention_days > 0:
+            expired = expired | (runs.c.status.in_(FINISHED_STATUSES)
+                                 & (runs.c.completed_at < now - retention_days * 86400.0))
         with self.database.write() as conn:
-            ids = conn.execute(select(runs.c.id).where(
-                runs.c.status.in_(FINISHED_STATUSES), runs.c.completed_at < cutoff)
-                .order_by(runs.c.seq).with_for_update()).scalars().all()
+            ids = conn.execute(select(runs.c.id).where(expired)
+                               .order_by(runs.c.seq).with_for_update()).scalars().all()
             for start in range(0, len(ids), _DELETE_BATCH):
-                _delete_runs(conn, ids[start:start + _DELETE_BATCH])
+                _purge(conn, ids[start:start + _DELETE_BATCH], SYSTEM.email, now)
         return len(ids)
 
     # ---- worker side ------------------------------------------------------------------------
@@ -395,7 +486,11 @@ class RunStore:
                 conn.execute(_update_run(claim.run_id).values(heartbeat_at=self._clock()))
 
     def complete_run(self, claim: Claim, result: AnalysisResult) -> None:
-        """Store the result and mark the run completed, in one transaction."""
+        """Store the result, its provenance naming the run's owner and submitter, and mark the
+        run completed, in one transaction."""
+        record = self.get_run(claim.run_id)
+        result = replace(result, provenance={**result.provenance, "owner": record.owner,
+                                             "submitter": record.submitter})
         blob = _result_blob(result)
         summary = json.dumps(_plain(result.summary), allow_nan=False)
         with self.database.write() as conn:
@@ -506,6 +601,17 @@ def _require_processing(conn: Connection, claim: Claim) -> None:
         raise ClaimLostError(f"Run {claim.run_id} is already {status}.")
 
 
+def _append_audit(conn: Connection, run_ids: Sequence[str], action: str, actor: str,
+                  at: float, detail: str | None = None) -> None:
+    conn.execute(audit.insert(), [dict(run_id=run_id, action=action, actor=actor, at=at,
+                                       detail=detail) for run_id in run_ids])
+
+
+def _purge(conn: Connection, run_ids: Sequence[str], actor: str, at: float) -> None:
+    _delete_runs(conn, run_ids)
+    _append_audit(conn, run_ids, "purged", actor, at)
+
+
 def _delete_runs(conn: Connection, run_ids: Sequence[str]) -> None:
     """Delete runs and their results, then each of their inputs that no run refers to any more.
 
@@ -546,7 +652,8 @@ def _record(row: Row) -> RunRecord:
         "summary": json.loads(values["summary"]) if values["summary"] else None,
         "cancel_requested": bool(values["cancel_requested"]),
         **{key: _datetime(values[key])
-           for key in ("created_at", "started_at", "completed_at", "heartbeat_at")}})
+           for key in ("created_at", "started_at", "completed_at", "heartbeat_at",
+                       "deleted_at")}})
 
 
 def _result_blob(result: AnalysisResult) -> bytes:

@@ -1,5 +1,5 @@
 """What a lab member does in a real browser: upload, watch progress, explore, download, reload,
-deep links on a fresh server, History in a new tab. Screenshots go to /tmp/shots (1400x900)."""
+deep links on a fresh server, History opening a run in the same tab. Screenshots go to /tmp/shots (1400x900)."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_deep_link_on_a_freshly_started_server(tmp_path, page, path, heading):
         nav = page.locator("[data-testid='stSidebarNav'] a")
         expect(nav).to_have_count(4)
         expect(nav.first).to_contain_text("Analyze")
-        expect(widget(page, "sidebar_user_name")).to_be_visible()   # the frame ran
+        expect(page.get_by_text("Signed in as")).to_be_visible()   # the frame ran
         expect(page.get_by_text("Page not found")).to_have_count(0)
         shot(page, f"06_deep_link_{path.split('?')[0]}")
     finally:
@@ -158,7 +158,7 @@ def test_reload_mid_run_keeps_the_progress_and_reaches_results(server, page, tmp
     expect(metric(page, "Rows")).to_have_text("150,000", timeout=120_000)
 
 
-def test_history_opens_a_run_in_a_new_page_and_compares_two(server, page, context):
+def test_history_opens_a_run_in_one_click_and_compares_two(server, page):
     completed_run(RunStore(server.db_path), "testwork_small.csv", name="Strict settings",
                   params=AnalysisParams(outlier_threshold=3.0, rt_tolerance=0.05))
     run_id = completed_run(RunStore(server.db_path), "testwork_small.csv", name="From history")
@@ -169,17 +169,16 @@ def test_history_opens_a_run_in_a_new_page_and_compares_two(server, page, contex
     shot(page, "08_history")
 
     box = table.locator("[data-testid='stDataFrameResizable']").bounding_box()
-    open_cell = (box["x"] + 55, box["y"] + 35 + 17)   # the "Open" link of the first row
-    page.mouse.move(*open_cell)                        # the grid arms a link on hover
-    with context.expect_page() as opened:
-        page.mouse.click(*open_cell)
-    new_page = opened.value
-    new_page.wait_for_load_state()
-    wait_idle(new_page)
-    assert RUN_URL.match(new_page.url).group(1) == run_id
-    expect(new_page.get_by_role("heading", name="From history")).to_be_visible()
-    expect(metric(new_page, "Rows")).to_have_text("5")
-    shot(new_page, "09_results_from_history")
+    page.mouse.click(box["x"] + 55, box["y"] + 35 + 17)   # the "Open →" cell of the first row
+    page.wait_for_url(RUN_URL)   # one click, the same tab (the identity stays)
+    wait_idle(page)
+    assert RUN_URL.match(page.url).group(1) == run_id
+    expect(page.get_by_role("heading", name="From history")).to_be_visible()
+    expect(metric(page, "Rows")).to_have_text("5")
+    shot(page, "09_results_from_history")
+
+    page.goto(f"{server.url}/history")
+    wait_idle(page)
 
     for row in (0, 1):   # the selection checkboxes of the first two rows
         page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 * row + 17)

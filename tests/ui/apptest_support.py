@@ -57,5 +57,6 @@ def raw_texts(elements) -> str:
 
 
 def texts(elements) -> str:
-    """What a reader sees: the Markdown source without backslash escapes."""
-    return re.sub(r"\\(.)", r"\1", raw_texts(elements))
+    """What a reader sees: the Markdown source without backslash escapes (nor the invisible
+    word joiners ``ui.plain`` puts after an ``@``)."""
+    return re.sub(r"\\(.)", r"\1", raw_texts(elements)).replace("\u2060", "")

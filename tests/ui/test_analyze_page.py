@@ -55,12 +55,12 @@ def test_sample_upload_preview_matches_what_the_run_reads(app, store):
     preview = table_with(app, "line", "Name", "RT")
     assert preview["Name"].tolist() == raw["Name"].head(len(preview)).tolist()
     anchors_shown = metric(app, "Anchors")
-    by_key(app.sidebar.text_input, "sidebar_user_name").set_value("Ada").run()
+    app.user = {"is_logged_in": True, "email": "ada@lab.example", "name": "Ada"}
     by_key(app.text_input, "analyze_run_name").set_value("Porcine brain").run()
     record = submitted_run(app, store)
     assert record.status == "completed", record.error
-    assert (record.name, record.user, record.file_name) == ("Porcine brain", "Ada",
-                                                            "testwork_user.csv")
+    assert (record.name, record.user, record.owner, record.file_name) == (
+        "Porcine brain", "Ada", "ada@lab.example", "testwork_user.csv")
     assert anchors_shown == f"{record.summary['anchors']:,}"
 
 

@@ -1,22 +1,27 @@
 """The frame (app.py): navigation, shared sidebar, declarative config."""
 
+import getpass
 import tomllib
 
-from apptest_support import REPO, by_key, completed_run, no_exception, open_page, page_links
+from apptest_support import (REPO, by_key, completed_run, no_exception, open_page, page_links,
+                             raw_texts, texts)
 
 
 def test_landing_page_is_analyze_with_the_shared_sidebar(app):
     no_exception(app)
     assert app.title[0].value == "Analyze a peak table"
-    assert by_key(app.sidebar.text_input, "sidebar_user_name").value == ""
+    login = getpass.getuser()  # embedded single-user mode: the OS user, an admin
+    assert f"Signed in as **{login}** · admin" in raw_texts(app.sidebar.caption)
+    assert not app.sidebar.text_input  # no free-text name any more
 
 
-def test_user_name_is_remembered_across_pages(app):
-    by_key(app.sidebar.text_input, "sidebar_user_name").set_value("Ada").run()
-    open_page(app, "method")
-    assert by_key(app.sidebar.text_input, "sidebar_user_name").value == "Ada"
-    open_page(app, "history")
-    assert by_key(app.sidebar.text_input, "sidebar_user_name").value == "Ada"
+def test_signed_in_user_is_shown_on_every_page(app):
+    app.user = {"is_logged_in": True, "email": "ada@lab.example", "name": "Ada"}
+    for page in ("analyze", "results", "history", "method"):
+        open_page(app, page)
+        no_exception(app)
+        assert "Ada (ada@lab.example)" in texts(app.sidebar.caption)
+        assert by_key(app.sidebar.button, "sidebar_sign_out")
 
 
 def test_sidebar_links_the_current_run(app, store):
@@ -27,12 +32,15 @@ def test_sidebar_links_the_current_run(app, store):
     assert ("Small check", f"run={run_id}") in links, links
 
 
-def test_config_hides_errors_and_usage_statistics():
+def test_config_is_hardened_for_a_shared_server():
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "none"
     assert config["client"]["toolbarMode"] == "minimal"
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"]["maxUploadSize"] >= 100
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["server"]["enableCORS"] is True
+    assert config["server"]["address"] == "127.0.0.1"
     assert config["theme"]["chartCategoricalColors"][1:4] == ["#1f77b4", "#ff7f0e", "#2ca02c"]
 
 

@@ -62,7 +62,7 @@ def test_selected_run_can_be_opened_and_deleted_after_confirmation(app, store):
     by_key(app.button, "history_delete").click().run()
     assert store.get_run(run_id)  # nothing deleted before the confirmation
     by_key(app.button, "history_confirm_delete").click().run()
-    assert store.list_runs() == []
+    assert store.list_runs() == [] and store.get_run(run_id).in_trash
 
 
 def test_failed_run_shows_its_reason(app, store):

@@ -18,6 +18,7 @@ import streamlit as st
 
 from ganglioside import charts
 from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor
+from ganglioside.runs.isolation import job_memory_limit_from_env
 from ganglioside.result import AnalysisResult
 from ganglioside.runs.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
 
@@ -87,7 +88,7 @@ def _runner(db_path: str, mode: str) -> tuple[RunStore, BackgroundWorker | Synch
     store = RunStore(db_path or None)
     if mode == "sync":
         return store, SynchronousExecutor(store)
-    return store, BackgroundWorker(store).start()
+    return store, BackgroundWorker(store, memory_limit=job_memory_limit_from_env()).start()
 
 
 def runner() -> tuple[RunStore, BackgroundWorker | SynchronousExecutor]:

@@ -10,6 +10,7 @@ import streamlit as st
 
 import ui_helpers as ui
 from ganglioside.analysis import ALGORITHM_VERSION
+from ganglioside.errors import StoreFault
 
 st.set_page_config(page_title="Ganglioside ID checker", page_icon="🧪", layout="wide",
                    initial_sidebar_state="expanded")
@@ -44,6 +45,15 @@ def sidebar() -> None:
         st.caption(f"Algorithm version {ALGORITHM_VERSION}")
 
 
+def shown_store_faults(part, where=st) -> None:
+    """Draw one part of the app; a run-store fault (disk full, damaged file, server down...)
+    becomes a plain message there instead of a traceback, and the rest of the app still works."""
+    try:
+        part()
+    except StoreFault as fault:
+        where.error(ui.plain(str(fault)), icon=":material/database:")
+
+
 page = st.navigation(PAGES)
-sidebar()
-page.run()
+shown_store_faults(sidebar, st.sidebar)
+shown_store_faults(page.run)

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from ganglioside import charts
+from ganglioside.errors import StoreFault
 from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor
 from ganglioside.runs.isolation import job_memory_limit_from_env
 from ganglioside.result import AnalysisResult
@@ -200,6 +201,9 @@ def _live_progress(run_id: str, cancel_key: str, on_complete: str | None) -> Non
         record = run_store().get_run(run_id)
     except RunNotFoundError:
         st.rerun(scope="app")
+    except StoreFault as fault:  # a fragment's rerun does not pass the app's boundary
+        st.error(plain(str(fault)), icon=":material/database:")
+        return
     if not record.is_active:
         if record.status == "completed" and on_complete:
             st.switch_page(on_complete, query_params={RUN_QUERY_PARAM: run_id})

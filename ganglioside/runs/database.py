@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -294,6 +295,8 @@ def _begin_sqlite_transaction(conn: Connection) -> None:
 
 # ---- store faults: the one place where database and driver errors are translated ------------
 
+SQLITE_IOERR = 10
+FULL_DISK_BYTES = 1 << 20  # free space below which an SQLite I/O error means a full disk
 _SQLITE_FAULTS = {  # SQLite's primary result codes
     13: (StoreFull, "Cannot write to the run store at {where}: the disk is full"),
     8: (StoreNotWritable, "Cannot write to the run store at {where}: it is read-only"),
@@ -303,7 +306,7 @@ _SQLITE_FAULTS = {  # SQLite's primary result codes
     26: (StoreCorrupted, "The run store at {where} is not an SQLite database"),
     5: (StoreLocked, "The run store at {where} stayed locked longer than the busy timeout"),
     6: (StoreLocked, "The run store at {where} stayed locked longer than the busy timeout"),
-    10: (StoreFault, "A disk read or write of the run store at {where} failed"),
+    SQLITE_IOERR: (StoreFault, "A disk read or write of the run store at {where} failed"),
 }
 _POSTGRESQL_FAULTS = {  # SQLSTATE classes and codes (a code wins over its class)
     "53100": (StoreFull, "The database server of the run store at {where} is out of disk "
@@ -327,7 +330,7 @@ def store_fault(error: BaseException, location: str) -> StoreFault | None:
     """The StoreFault that explains a database or driver error, or None when the error is not
     a fault of the store (a constraint, a bug in a statement)."""
     original = error.orig if isinstance(error, DBAPIError) and error.orig else error
-    found = _sqlite_fault(original) if isinstance(original, sqlite3.Error) else \
+    found = _sqlite_fault(original, location) if isinstance(original, sqlite3.Error) else \
         _postgresql_fault(original, error)
     if found is None:
         return None
@@ -336,11 +339,24 @@ def store_fault(error: BaseException, location: str) -> StoreFault | None:
                 location)
 
 
-def _sqlite_fault(error: sqlite3.Error) -> tuple[type[StoreFault], str] | None:
+def _sqlite_fault(error: sqlite3.Error, path: str) -> tuple[type[StoreFault], str] | None:
     code = getattr(error, "sqlite_errorcode", None)
     if code is None:  # raised by the sqlite3 module itself, not by SQLite
         return None
+    if code & 0xFF == SQLITE_IOERR:  # SQLite does not say why: look at the disk
+        return _io_error_cause(Path(path).parent)
     return _SQLITE_FAULTS.get(code & 0xFF)
+
+
+def _io_error_cause(folder: Path) -> tuple[type[StoreFault], str]:
+    """Why a read or write of the file failed, as far as the folder tells: a full disk, a
+    folder this user cannot write, or else an I/O error of the disk itself."""
+    with suppress(OSError):
+        if shutil.disk_usage(folder).free < FULL_DISK_BYTES:
+            return _SQLITE_FAULTS[13]
+        if not os.access(folder, os.W_OK):
+            return _SQLITE_FAULTS[8]
+    return _SQLITE_FAULTS[SQLITE_IOERR]
 
 
 def _postgresql_fault(original: BaseException, error: BaseException

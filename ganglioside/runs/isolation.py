@@ -14,7 +14,6 @@ about 0.6 GB of it.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import os
@@ -29,7 +28,6 @@ from .store import Claim, ClaimLostError, RunStore
 MEMORY_ENV_VAR = "GANGLIOSIDE_JOB_MEMORY_GB"
 DEFAULT_MEMORY_GB = 8.0
 MINIMUM_MEMORY_GB = 1.0  # below the libraries' own address space a job cannot even start
-_PR_SET_PDEATHSIG = 1
 _POLL_SECONDS = 0.2
 
 log = logging.getLogger(__name__)
@@ -104,10 +102,13 @@ def _child_main(target: str, claim: Claim, memory_limit: int, analyze: AnalyzeFu
 
 
 def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when its parent (the fork server) ends, so a job never
-    outlives a killed server. Elsewhere a no-op."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
+    """End this process when the process that started it (the server or worker, not the fork
+    server) ends, so a job never outlives a killed server; its run is then recovered."""
+    parent = multiprocessing.parent_process()
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    if parent is not None:
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()

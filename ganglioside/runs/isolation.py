@@ -8,7 +8,8 @@ heartbeat go through the store as usual. A file that needs more memory fails its
 clear message; if the child is killed outright, the parent records the failure.
 
 ``GANGLIOSIDE_JOB_MEMORY_GB`` sets the limit (default 8 GB, at least 1 GB; 0 runs jobs without a
-limit). The limit is on address space, not resident memory: a job's libraries alone reserve
+limit; a job process reads the environment of the moment the first job started). The limit
+is on address space, not resident memory: a job's libraries alone reserve
 about 0.6 GB of it.
 """
 
@@ -66,9 +67,10 @@ def run_isolated(store: RunStore, claim: Claim, memory_limit: int,
         child.join(_POLL_SECONDS)
         if stopping is not None and stopping.is_set():
             child_stopping.set()
-    if receive.poll():
+    try:
         return receive.recv()
-    return _record_death(store, claim, child.exitcode, memory_limit)
+    except EOFError:  # the child ended without reporting: it was killed or crashed
+        return _record_death(store, claim, child.exitcode, memory_limit)
 
 
 def died_message(exitcode: int | None, memory_limit: int) -> str:

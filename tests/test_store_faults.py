@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from ganglioside.errors import StoreLocked
+from ganglioside.runs.store import RunStore
 from tests.postgresql_server import PostgreSQLServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,3 +227,19 @@ def test_every_page_shows_the_message_and_method_still_works(fault, app_on):
     assert not app.exception, [e.value for e in app.exception]
     assert all(fault.advice in str(e.value).replace("\\", "") for e in app.error)
     assert "Final status" in [header.value for header in app.header]
+
+
+# ---- a lock held too long -------------------------------------------------------------------
+
+def test_a_lock_held_past_the_busy_timeout_is_a_message(tmp_path):
+    path = tmp_path / "store.db"
+    RunStore(path).counts()                      # create the file and its schema
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")            # another process's write lock
+    try:
+        with pytest.raises(StoreLocked) as locked:
+            RunStore(path, busy_timeout=0.5).create_run(OTHER_TABLE, "other.csv")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert str(path) in str(locked.value) and "wait and try again" in str(locked.value)

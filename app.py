@@ -10,6 +10,7 @@ import streamlit as st
 
 import ui_helpers as ui
 from ganglioside.analysis import ALGORITHM_VERSION
+from ganglioside.errors import StoreFault
 
 st.set_page_config(page_title="Ganglioside ID checker", page_icon="🧪", layout="wide",
                    initial_sidebar_state="expanded")
@@ -57,10 +58,19 @@ def sign_in() -> None:
                  "dashboard through the lab's address, or ask its administrator.")
 
 
+def shown_store_faults(part, where=st) -> None:
+    """Draw one part of the app; a run-store fault (disk full, damaged file, server down...)
+    becomes a plain message there instead of a traceback, and the rest of the app still works."""
+    try:
+        part()
+    except StoreFault as fault:
+        where.error(ui.plain(str(fault)), icon=":material/database:")
+
+
 user = ui.current_user()
 if user is None:
     st.navigation([st.Page(sign_in, title="Sign in", url_path="sign-in")]).run()
     st.stop()
 page = st.navigation(PAGES)
-sidebar(user)
-page.run()
+shown_store_faults(lambda: sidebar(user), st.sidebar)
+shown_store_faults(page.run)

@@ -21,6 +21,7 @@ from ganglioside import charts
 from ganglioside.runs.executors import (BROKER_ENV_VAR, EXECUTOR_ENV_VAR, Executor,
                                         executor_from_env)
 from ganglioside.runs.access import Actor, actor_for, may_cancel
+from ganglioside.errors import StoreFault
 from ganglioside.result import AnalysisResult
 from ganglioside.runs.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
 
@@ -245,6 +246,9 @@ def _live_progress(run_id: str, cancel_key: str, on_complete: str | None) -> Non
         record = run_store().get_run(run_id)
     except RunNotFoundError:
         st.rerun(scope="app")
+    except StoreFault as fault:  # a fragment's rerun does not pass the app's boundary
+        st.error(plain(str(fault)), icon=":material/database:")
+        return
     if not record.is_active:
         if record.status == "completed" and on_complete:
             st.switch_page(on_complete, query_params={RUN_QUERY_PARAM: run_id})

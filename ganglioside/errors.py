@@ -35,3 +35,57 @@ class NameParseError(GangliosideError, ValueError):
 
 class AnalysisCancelled(GangliosideError):
     """Raised by a progress callback to cancel a run on purpose (spec 5.3)."""
+
+
+class StoreFault(GangliosideError):
+    """The run store cannot be used: the message says what happened, where, and what to do.
+
+    Raised by ``runs.database`` for every database or driver error it recognises, so that the
+    CLI (exit status 2) and the pages show one plain message instead of a traceback.
+    """
+
+    advice = "Ask whoever runs the server to check the run store."
+
+    def __init__(self, what: str, location: str | None = None, advice: str | None = None):
+        """``what`` happened (naming ``location``: the file, or the URL without password);
+        ``advice`` replaces the class's own ("" for none)."""
+        self.what = what
+        self.location = location
+        advice = self.advice if advice is None else advice
+        super().__init__(f"{what} {advice}".strip())
+
+
+class StoreFull(StoreFault):
+    """The disk (or the database server's disk or quota) is full."""
+
+    advice = ("Free disk space where the run store lives (delete old runs in History, or move "
+              "the store to a larger disk), then try again; nothing already saved was lost.")
+
+
+class StoreNotWritable(StoreFault):
+    """The store's file or folder is read-only or not writable by this user."""
+
+    advice = ("Make the file and its folder writable by the user running the program (check "
+              "their permissions and that the disk is not mounted read-only).")
+
+
+class StoreCorrupted(StoreFault):
+    """The store's file is damaged or is not a run store at all."""
+
+    advice = ("Stop every server and worker using it, move the damaged file aside and restore "
+              "it from your latest backup (or start with a new, empty store by naming a new "
+              "file in GANGLIOSIDE_DB).")
+
+
+class StoreUnreachable(StoreFault):
+    """The database server cannot be reached (down, wrong address, refused login)."""
+
+    advice = ("Check that the database server is running and reachable from this machine, and "
+              "the address, user and password in GANGLIOSIDE_DB; then try again.")
+
+
+class StoreLocked(StoreFault):
+    """Another process held the store's lock for longer than the busy timeout."""
+
+    advice = ("Another program is holding the store's lock: wait and try again, or stop a "
+              "stuck worker or a tool that has the file open.")

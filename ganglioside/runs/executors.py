@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from ..errors import GangliosideError
+from ..errors import GangliosideError, StoreFault
+from .isolation import job_memory_limit_from_env, run_isolated
 from .job import AnalyzeFunction, execute_claim, run_job, worker_name
 from .store import RunStore
 
@@ -90,7 +91,7 @@ def executor_from_env(store: RunStore) -> Executor:
         return CeleryExecutor()
     if os.environ.get(EXECUTOR_ENV_VAR, "").strip().lower() == "sync":
         return SynchronousExecutor(store)
-    return BackgroundWorker(store).start()
+    return BackgroundWorker(store, memory_limit=job_memory_limit_from_env()).start()
 
 
 class BackgroundWorker:
@@ -103,7 +104,9 @@ class BackgroundWorker:
     def __init__(self, store: RunStore, threads: int = 2, poll_interval: float = 1.0,
                  retention_days: float | None = None, cleanup_interval: float = 3600.0,
                  stale_after: float = 60.0, heartbeat_interval: float = 5.0,
-                 analyze: AnalyzeFunction | None = None):
+                 analyze: AnalyzeFunction | None = None, memory_limit: int | None = None):
+        """``memory_limit``: None runs jobs in this process; a number of bytes runs each job in
+        a child process limited to it (``isolation``), as the dashboard's embedded worker does."""
         if stale_after <= 2 * heartbeat_interval:
             raise ValueError("stale_after must be more than twice heartbeat_interval")
         self.store = store
@@ -115,6 +118,7 @@ class BackgroundWorker:
         self.stale_after = stale_after
         self.heartbeat_interval = heartbeat_interval
         self.analyze = analyze
+        self.memory_limit = memory_limit
         self._stopping = threading.Event()
         self._wake = threading.Condition()
         self._lock = threading.Lock()
@@ -175,8 +179,12 @@ class BackgroundWorker:
         claim = self.store.claim_next(worker=worker_name())
         if claim is None:
             return False
-        status = execute_claim(self.store, claim, self.analyze, self.heartbeat_interval,
-                               self._stopping)
+        if self.memory_limit is None:
+            status = execute_claim(self.store, claim, self.analyze, self.heartbeat_interval,
+                                   self._stopping)
+        else:
+            status = run_isolated(self.store, claim, self.memory_limit, self.analyze,
+                                  self.heartbeat_interval, self._stopping)
         log.info("run %s (attempt %d): %s", claim.run_id, claim.attempt, status or "taken over")
         return True
 
@@ -200,10 +208,12 @@ class BackgroundWorker:
         """Run one loop step; log and pause on an unexpected error so the thread survives."""
         try:
             return action()
+        except StoreFault as fault:  # the message says it all; no traceback in the log
+            log.error("worker step failed: %s", fault)
         except Exception:
             log.exception("worker step failed")
-            self._stopping.wait(self.poll_interval)
-            return None
+        self._stopping.wait(self.poll_interval)
+        return None
 
 
 def start_background_worker(target=None, **options) -> BackgroundWorker:

@@ -22,6 +22,9 @@ from ..result import AnalysisResult
 from .store import Claim, ClaimLostError, RunStore
 
 CANCELLED_MESSAGE = "Cancelled on request."
+OUT_OF_MEMORY_MESSAGE = ("The analysis ran out of memory: this file needs more than a job may use "
+                         "(GANGLIOSIDE_JOB_MEMORY_GB). Split it into smaller files, or ask "
+                         "whoever runs the server to raise the limit.")
 
 AnalyzeFunction = Callable[..., AnalysisResult]
 
@@ -80,6 +83,8 @@ def describe_error(error: BaseException) -> str:
     """The text a user sees for a failed run: our own errors as they are, others with type."""
     if isinstance(error, GangliosideError):
         return str(error)
+    if isinstance(error, MemoryError):
+        return OUT_OF_MEMORY_MESSAGE
     return f"Unexpected error ({type(error).__name__}): {error}"
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganglioside.params import AnalysisParams
+from ganglioside.runs.database import DatabaseError
 from ganglioside.runs.store import WORKER_DIED_MESSAGE, RunStore
 from tests.celery_workers import (REPO, CeleryProcess, celery_environment, completions,
                                   start_beat, start_worker, wait_until)
@@ -114,9 +115,13 @@ def submit_all(store: RunStore, inputs: list[bytes], params: AnalysisParams = An
 
 
 def wait_for_end(store: RunStore, timeout: float) -> bool:
-    """Wait until no run of the store is pending or processing."""
+    """Wait until no run of the store is pending or processing (a store that cannot be reached
+    for a moment, as while its server restarts, is asked again at the next poll)."""
     def idle() -> bool:
-        counts = store.counts()
+        try:
+            counts = store.counts()
+        except DatabaseError:
+            return False
         return counts["pending"] + counts["processing"] == 0
 
     return wait_until(idle, timeout, interval=0.5)

@@ -30,8 +30,11 @@ def store(db_target):
     store.close()
 
 
+OWNER = "kim@lab.example"
+
+
 def complete(store: RunStore, result: AnalysisResult) -> str:
-    run_id = store.create_run(b"Name,RT\n", "table.csv", result.parameters)
+    run_id = store.create_run(b"Name,RT\n", "table.csv", result.parameters, owner=OWNER)
     store.complete_run(store.claim_run(run_id), result)
     return run_id
 
@@ -41,8 +44,10 @@ def stored_blob(store: RunStore, run_id: str) -> bytes:
     return bytes(data)
 
 
-def assert_same_result(loaded: AnalysisResult, original: AnalysisResult) -> None:
-    """Every table equal with its dtypes, object cells of the same Python types; rest equal."""
+def assert_same_result(loaded: AnalysisResult, original: AnalysisResult,
+                       owner: str | None = OWNER) -> None:
+    """Every table equal with its dtypes, object cells of the same Python types; rest equal, the
+    provenance with the owner and submitter the store adds (``owner``; None: none added)."""
     tables = result_tables(original)
     assert list(result_tables(loaded)) == list(tables)
     for name, frame in tables.items():
@@ -54,7 +59,8 @@ def assert_same_result(loaded: AnalysisResult, original: AnalysisResult) -> None
     assert loaded.summary == original.summary
     assert loaded.warnings == original.warnings
     assert loaded.parameters == original.parameters
-    assert loaded.provenance == original.provenance
+    added = {"owner": owner, "submitter": owner} if owner else {}
+    assert loaded.provenance == {**original.provenance, **added}
 
 
 @pytest.mark.parametrize("params", [AnalysisParams(algorithm_version="1.0"), AnalysisParams()],
@@ -129,7 +135,7 @@ def test_run_stored_in_the_old_json_format_still_loads(store):
     run_id = complete(store, result)
     query(store, "UPDATE results SET data = :data WHERE run_id = :run_id",
           data=zlib.compress(to_json(result), 6), run_id=run_id)
-    assert_same_result(store.load_result(run_id), result_from_json(to_json(result)))
+    assert_same_result(store.load_result(run_id), result_from_json(to_json(result)), owner=None)
 
 
 def test_a_result_that_cannot_be_stored_leaves_the_run_processing_without_result(store):

@@ -2,7 +2,8 @@
 a user name is never rendered as a link, on any page.
 
 Streamlit renders Markdown with GitHub's autolinks: ``http://…``, ``www.…`` and ``a@b.c`` become
-links without brackets. ``ui.plain`` escapes ``:`` and ``.``, which breaks all three; this test
+links without brackets. ``ui.plain`` escapes ``:`` and ``.`` and puts a word joiner after ``@``,
+which breaks all three (the renderer finds e-mail addresses after unescaping); this test
 walks every Markdown-rendering element of every page and fails on any unescaped one.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from apptest_support import by_key, completed_run, no_exception, open_page
+from apptest_support import completed_run, no_exception, open_page
 from streamlit.testing.v1 import AppTest
 
 import ui_helpers as ui
@@ -41,7 +42,7 @@ def links_in(app: AppTest) -> list[str]:
 def test_plain_breaks_every_kind_of_autolink():
     assert AUTOLINK.search(HOSTILE)  # the pattern finds what Streamlit would link
     assert not AUTOLINK.search(ui.plain(HOSTILE))
-    assert ui.plain(HOSTILE).replace("\\", "") == HOSTILE
+    assert ui.plain(HOSTILE).replace("\\", "").replace("\u2060", "") == HOSTILE
 
 
 def test_no_page_renders_a_link_from_a_name_a_user_or_a_file(app, store):
@@ -49,7 +50,7 @@ def test_no_page_renders_a_link_from_a_name_a_user_or_a_file(app, store):
     failing = store.create_run(f"Name,RT\n{HOSTILE},x\n".encode(), "http://evil.example.csv",
                                name=HOSTILE, user=HOSTILE)
     SynchronousExecutor(store).submit(failing)
-    by_key(app.text_input, ui.USER_KEY).input(HOSTILE).run()
+    app.user = {"is_logged_in": True, "email": "chemist@lab.example", "name": HOSTILE}
 
     shown_on = []
     for page, run in (("analyze", run_id), ("results", run_id), ("history", None),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ganglioside import analyze, read_table
+from ganglioside.errors import StoreUnreachable
 from ganglioside.export import result_from_json, to_json
 from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor, retention_days_from_env
 from ganglioside.runs.job import run_job
@@ -120,6 +121,18 @@ def test_unexpected_error_fails_the_run_with_its_message(store, small_result):
     assert run.status == "failed"
     assert run.error == "Unexpected error (ZeroDivisionError): division by zero"
     assert store.load_result(run_id) is None
+
+
+def test_a_store_that_drops_mid_run_leaves_the_run_to_recovery_not_failed(store, small_result):
+    """A database server restart during a progress write is not the run's fault: the run stays
+    processing (its heartbeat stops), so stale-run recovery hands it to a worker again."""
+    run_id = submit(store)
+    fake = FakeAnalyze(small_result, fail_with=StoreUnreachable("The server went away."))
+    assert run_job(store, run_id, analyze=fake) is None
+    run = store.get_run(run_id)
+    assert run.status == "processing" and run.error is None
+    assert store.recover_stale(stale_after=0.0).requeued == [run_id]
+    assert store.get_run(run_id).status == "pending"
 
 
 def test_unreadable_input_fails_with_the_reader_message(store, tmp_path):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from ..analysis import analyze as analyze_table
-from ..errors import AnalysisCancelled, GangliosideError
+from ..errors import AnalysisCancelled, GangliosideError, StoreLocked, StoreUnreachable
 from ..params import AnalysisParams
 from ..reader import read_table
 from ..result import AnalysisResult
@@ -60,7 +60,9 @@ def execute_claim(store: RunStore, claim: Claim, analyze: AnalyzeFunction | None
     """Run a claimed run and record completed / failed / cancelled; return that status.
 
     ``stopping``, when set during the run, puts the run back in the queue at its next progress
-    step (returns "pending"). Returns None if the claim was lost to stale-run recovery.
+    step (returns "pending"). Returns None if the claim was lost to stale-run recovery, or if the
+    store became unreachable or stayed locked mid-run: the run is then left `processing` for
+    stale-run recovery to hand on, instead of failing for a fault that was not its own.
     """
     try:
         with _heartbeat(store, claim, heartbeat_interval):
@@ -73,6 +75,9 @@ def execute_claim(store: RunStore, claim: Claim, analyze: AnalyzeFunction | None
         return _record_end(store.release_run, claim, "pending")
     except AnalysisCancelled:
         return _record_end(store.cancel_run, claim, "cancelled")
+    except (StoreUnreachable, StoreLocked) as fault:  # passing: recovery hands the run on
+        log.warning("run %s left to stale-run recovery: %s", claim.run_id, fault)
+        return None
     except Exception as error:  # every other failure is the run's, reported to the user
         if not isinstance(error, GangliosideError):
             log.exception("run %s failed", claim.run_id)

@@ -1,8 +1,9 @@
 """Speed and memory benchmark of ``analyze`` (issue 2, item 8).
 
-Each case runs in a fresh process so its peak memory is its own. Wall time covers ``analyze``
-only (after imports, after the table is read or generated); peak memory is the process's maximum
-resident set size, imports and input included.
+Each case runs in a fresh process so its peak memory is its own. Wall and CPU time (user +
+system, all threads: the shared machine's load inflates the wall time, hardly the CPU time) cover
+``analyze`` only (after imports, after the table is read or generated); peak memory is the
+process's maximum resident set size, imports and input included.
 
     python bench/speed.py            # sample + 10^4, 10^5, 10^6 demo rows
     python bench/speed.py --sizes 10000 100000
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -30,11 +32,12 @@ def run_case(case: str) -> dict:
 
     table = read_table(SAMPLE) if case == "sample" else make_demo_table(int(case), seed=0)
     analyze(read_table(SAMPLE))  # warm-up: first-call costs of the libraries are not the analysis
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     result = analyze(table)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"case": case, "rows": result.summary["total_rows"], "seconds": round(seconds, 3),
+            "cpu_seconds": round(cpu, 3),
             "peak_mb": round(peak_mb), "groups": result.summary["groups"],
             "fragment_events": result.summary["fragment_events"]}
 
@@ -47,13 +50,15 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_case(args.one)))
         return
-    print(f"{'case':>10} {'rows':>9} {'seconds':>8} {'peak MB':>8} {'groups':>7} {'events':>7}")
+    print(f"{'case':>10} {'rows':>9} {'seconds':>8} {'CPU s':>8} {'peak MB':>8} {'groups':>7} "
+          f"{'events':>7}")
     for case in ["sample", *args.sizes]:
         out = subprocess.run([sys.executable, __file__, "--one", case], capture_output=True,
                              text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{r['case']:>10} {r['rows']:>9} {r['seconds']:>8.3f} {r['peak_mb']:>8} "
-              f"{r['groups']:>7} {r['fragment_events']:>7}", flush=True)
+        print(f"{r['case']:>10} {r['rows']:>9} {r['seconds']:>8.3f} {r['cpu_seconds']:>8.3f} "
+              f"{r['peak_mb']:>8} {r['groups']:>7} {r['fragment_events']:>7}", flush=True)
+    print(f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
 
 
 if __name__ == "__main__":

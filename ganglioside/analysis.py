@@ -83,7 +83,8 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
     report(0.25, "rule1", "Running Rule 1 regression…")
     rule1, groups, rule1_warnings = run_rule1(
         eligible, params, lambda prefix, i, count: report(
-            0.25 + 0.25 * i / count, "rule1", f"Rule 1: {prefix} ({i}/{count})"))
+            0.25 + 0.25 * i / count, "rule1", f"Rule 1: {prefix} ({i}/{count})"),
+        notes=params.algorithm_version != "2.1")  # 2.1 judges every row again, with its notes
     report(0.50, "rules2-3", "Running Rules 2-3…")
     rules23 = run_rules_2_3(eligible)
     report(0.70, "rule4", "Running Rule 4…")

@@ -481,18 +481,30 @@ def _xlsx_bodies(series: pd.Series, column: str) -> pa.Array:
     values = series.to_numpy(dtype=object, na_value=None)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         return _text_bodies(pa.array(values, pa.string()))
-    return pa.array(map(_scalar_body, values), pa.string())
+    return _mixed_bodies(values)
 
 
-def _scalar_body(value: Any) -> str | None:
-    """Cell body of one value of a mixed column (the key/value sheets)."""
+def _mixed_bodies(values: np.ndarray) -> pa.Array:
+    """Cell bodies of a column of mixed values (the key/value sheets, warnings' row lists):
+    booleans, numbers and texts each rendered as a column of their own, then merged."""
+    kinds = np.array([_value_kind(value) for value in values.tolist()], dtype="U6")
+    bodies = np.full(len(values), None, dtype=object)
+    bodies[kinds == "bool"] = [_TRUE_BODY if value else _FALSE_BODY
+                               for value in values[kinds == "bool"].tolist()]
+    for kind, render in (
+            ("number", lambda part: _xlsx_bodies(pd.Series(part, dtype=float), "")),
+            ("text", lambda part: _text_bodies(pa.array(map(_cell_text, part), pa.string())))):
+        if (kinds == kind).any():
+            bodies[kinds == kind] = render(values[kinds == kind]).to_pylist()
+    return pa.array(bodies, pa.string())
+
+
+def _value_kind(value: Any) -> str:
     if value is None:
-        return None
+        return "none"
     if isinstance(value, (bool, np.bool_)):
-        return _TRUE_BODY if value else _FALSE_BODY
-    if isinstance(value, (int, float, np.number)):
-        return _xlsx_bodies(pd.Series([value], dtype=float), "")[0].as_py()
-    return _text_bodies(pa.array([_cell_text(value)], pa.string()))[0].as_py()
+        return "bool"
+    return "number" if isinstance(value, (int, float, np.number)) else "text"
 
 
 def _text_bodies(texts: pa.Array, bold: bool = False) -> pa.Array:

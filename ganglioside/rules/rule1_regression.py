@@ -196,8 +196,10 @@ def equation(intercept: float, coefs: dict[str, float], standardized: bool) -> s
     return text
 
 
-def score_rows(fit: GroupFit, group: GroupRows, params: AnalysisParams) -> dict[str, np.ndarray]:
-    """Rule 1 columns and notes for every row of one group (6.2, 6.9, 6.10)."""
+def score_rows(fit: GroupFit, group: GroupRows, params: AnalysisParams,
+               notes: bool = True) -> dict[str, np.ndarray]:
+    """Rule 1 columns and (unless ``notes`` is false) notes for every row of one group (6.2, 6.9,
+    6.10)."""
     n, anchor = len(group.rt), group.anchor
     out = {"anchor_disagrees": np.zeros(n, dtype=bool)}
     for col in ("predicted_rt", "residual", "z", "rule1_scale", "rule1_series_offset"):
@@ -210,7 +212,8 @@ def score_rows(fit: GroupFit, group: GroupRows, params: AnalysisParams) -> dict[
         other_note = (f"Rule 1: unverified, no model for {fit.prefix} ({fit.reason})"
                       if fit.no_model
                       else f"Rule 1: unverified, model for {fit.prefix} rejected ({fit.reason})")
-        out["_rule1_note"] = pick(anchor, anchor_note, other_note)
+        if notes:
+            out["_rule1_note"] = pick(anchor, anchor_note, other_note)
         return out
     predicted = fit.model.predict(fit.scaler.transform(
         predictor_matrix(group.predictors, fit.predictors)))
@@ -222,8 +225,9 @@ def score_rows(fit: GroupFit, group: GroupRows, params: AnalysisParams) -> dict[
     out.update(predicted_rt=predicted, residual=residual, z=z, rule1_scale=np.full(n, s))
     out["rule1_status"] = pick(outlier, "outlier", "valid")
     out["anchor_disagrees"] = outlier & anchor
-    out["_rule1_note"] = np.array(
-        _scored_notes(fit.prefix, anchor, outlier, z, predicted, s, params), dtype=object)
+    if notes:
+        out["_rule1_note"] = np.array(
+            _scored_notes(fit.prefix, anchor, outlier, z, predicted, s, params), dtype=object)
     return out
 
 
@@ -265,6 +269,8 @@ def mark_recurring_series(group: GroupRows, scored: dict[str, np.ndarray]) -> No
             continue
         offset = float(np.median(residual[run]))
         scored["rule1_series_offset"][run] = offset
+        if "_rule1_note" not in scored:
+            continue
         scored["_rule1_note"][run] += (
             f"; part of a series of {len(run)} peaks at {signed3(offset)} min from the line across "
             f"{tails} tails (possibly another isomer or a co-annotated species)")
@@ -300,11 +306,12 @@ def _display(col: str) -> str:
 
 
 def run_rule1(eligible: pd.DataFrame, params: AnalysisParams,
-              on_group_done: Callable[[str, int, int], None] | None = None
+              on_group_done: Callable[[str, int, int], None] | None = None, notes: bool = True
               ) -> tuple[pd.DataFrame, pd.DataFrame, list[AnalysisWarning]]:
     """Rule 1 over all prefix groups of the eligible rows (given in ``row_id`` order).
 
-    Returns the per-row Rule 1 columns (indexed like ``eligible``, with ``_rule1_note``), the
+    Returns the per-row Rule 1 columns (indexed like ``eligible``, with ``_rule1_note`` unless
+    ``notes`` is false: algorithm 2.1 writes its own, and these cost a third of this step), the
     regression table and the warnings, in the order found.
     """
     rows = GroupRows.of(eligible)
@@ -317,9 +324,10 @@ def run_rule1(eligible: pd.DataFrame, params: AnalysisParams,
     for i, (prefix, at) in enumerate(groups, start=1):
         group = rows.take(at)
         fit = fit_group(prefix, group, params)
-        scored = score_rows(fit, group, params)
+        scored = score_rows(fit, group, params, notes)
         if fit.accepted:
-            add_isomer_hints(group, scored)
+            if notes:
+                add_isomer_hints(group, scored)
             mark_recurring_series(group, scored)
         positions.append(at)
         scored_parts.append(scored)
@@ -335,7 +343,7 @@ def run_rule1(eligible: pd.DataFrame, params: AnalysisParams,
             "groups_without_model", "info",
             f"{len(without_model)} prefixes have fewer than {params.min_anchors} anchors and no "
             f"model; {len(ids)} non-anchor rows are unverified", tuple(ids)))
-    return (_per_row(eligible.index, positions, scored_parts),
+    return (_per_row(eligible.index, positions, scored_parts, notes),
             _regression_table(records), warnings)
 
 
@@ -348,9 +356,9 @@ def _regression_table(records: list[dict]) -> pd.DataFrame:
 
 
 def _per_row(index: pd.Index, positions: list[np.ndarray],
-             parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+             parts: list[dict[str, np.ndarray]], notes: bool) -> pd.DataFrame:
     """The groups' columns as one table in the eligible rows' order."""
-    columns = [*ROW_COLUMNS, "_rule1_note"]
+    columns = [*ROW_COLUMNS, "_rule1_note"] if notes else ROW_COLUMNS
     if not parts:
         return pd.DataFrame(columns=columns, index=index)
     values = {column: np.concatenate([part[column] for part in parts]) for column in columns}

@@ -16,7 +16,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ganglioside import charts
+from ganglioside import charts, labels
+from ganglioside.presentation import format_count, format_rate  # noqa: F401 (pages use them)
 from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor
 from ganglioside.result import AnalysisResult
 from ganglioside.runs.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
@@ -48,23 +49,6 @@ PARAMETER_LABELS = {  # how the Analyze page names each parameter of PARAMETER_S
     "apply_fragment_status": "Rule 5 · give fragments the status 'fragment'",
     "algorithm_version": "Algorithm version",
 }
-RULE_COUNTS = (  # (rule, what is counted, summary key of spec 13.5)
-    ("Rule 1", "head groups with their own accepted model", "groups_accepted"),
-    ("Rule 1", "own models rejected (CV R² too low)", "groups_rejected"),
-    ("Rule 1", "head groups with too few anchors for their own model", "groups_without_model"),
-    ("Rule 1", "rows fitting their line", "rule1_valid"),
-    ("Rule 1", "rows off their line (outliers)", "rule1_outlier"),
-    ("Rule 1", "rows without RT evidence (unverified)", "rule1_unverified"),
-    ("Rule 1", "anchors disagreeing with their model", "anchors_disagreeing"),
-    ("Rule 1", "rows in a recurring series", "series_rows"),
-    ("Rules 2-3", "rows of isomer-capable names with several peaks", "isomer_peak_rows"),
-    ("Rules 2-3", "names on two or more rows", "repeated_names"),
-    ("Rule 4", "O-acetylation shifts consistent", "oac_consistent"),
-    ("Rule 4", "O-acetylation shifts inconsistent", "oac_inconsistent"),
-    ("Rule 4", "O-acetylated peaks not verifiable", "oac_not_verifiable"),
-    ("Rule 5", "in-source fragmentation events", "fragment_events"),
-    ("Rule 5", "rows explained as in-source fragments", "fragment_rows"),
-)
 RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
     "Any": None,
     "Rule 1: outlier": lambda rows: rows["rule1_status"].eq("outlier"),
@@ -78,6 +62,9 @@ RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
     "Rule 5: heads an event": lambda rows: rows["rule5_heads_event_id"].notna(),
     "Input problem": lambda rows: rows["input_problems"].notna(),
 }
+FIXED3_COLUMNS = {"RT", "predicted_rt", "residual", "z", "Log P", "r2_cv", "rmse_cv", "scale_s",
+                  "anchor_spread_s", "rule1_model_r2_cv", "rule4_rt_shift", "rule5_rt_diff",
+                  "rt_oac", "rt_base", "rt_shift", "rt_min", "rt_max"}
 
 
 # ---- run store and executor ----------------------------------------------------------------------
@@ -246,21 +233,9 @@ def parameter_label(name: str, unit: str = "") -> str:
     return PARAMETER_LABELS.get(name, name) + (f" ({unit})" if unit else "")
 
 
-def format_count(count: int | None) -> str:
-    """A count for a summary card: ``323``, ``12,345``, ``1.23 M``."""
-    if count is None or pd.isna(count):
-        return "–"
-    return f"{count:,}" if count < 1_000_000 else f"{count / 1e6:.2f} M"
-
-
 def plural(count: int, noun: str) -> str:
     """``1 run``, ``3 runs``."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def format_rate(fraction: float | None) -> str:
-    """A success rate (fraction) as a percentage with one decimal (spec 13.5)."""
-    return "–" if fraction is None or pd.isna(fraction) else f"{100 * fraction:.1f}%"
 
 
 def chart_image(chart: alt.Chart, fmt: str) -> bytes:
@@ -276,7 +251,8 @@ def chart_image(chart: alt.Chart, fmt: str) -> bytes:
 
 def filter_rows(rows: pd.DataFrame, *, text: str = "", statuses: Iterable[str] = (),
                 categories: Iterable[str] = (), prefixes: Iterable[str] = (),
-                flag: str = "Any", row_ids: Iterable[int] | None = None) -> pd.DataFrame:
+                bases: Iterable[str] = (), flag: str = "Any",
+                row_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """The rows matching every filter of the Compounds tab (empty filters match everything).
 
     ``text`` is a case-insensitive literal substring of the name or the reasons.
@@ -289,7 +265,7 @@ def filter_rows(rows: pd.DataFrame, *, text: str = "", statuses: Iterable[str] =
                  | rows["reasons"].astype("string").str.contains(needle, case=False,
                                                                  regex=False).fillna(False))
     for column, wanted in (("status", statuses), ("category", categories),
-                           ("prefix", prefixes)):
+                           ("prefix", prefixes), ("rule1_basis", bases)):
         wanted = list(wanted)
         if wanted:
             keep &= rows[column].isin(wanted)
@@ -300,18 +276,20 @@ def filter_rows(rows: pd.DataFrame, *, text: str = "", statuses: Iterable[str] =
     return rows.loc[keep.to_numpy(dtype=bool)]
 
 
-def rule_counts(result: AnalysisResult) -> pd.DataFrame:
-    """The rule-by-rule table of the Overview: summary counts, then (algorithm 2.0) how many
-    rows each Rule 1 level judged."""
-    summary = result.summary
-    lines = [{"Rule": rule, "Count": summary[key], "What": what}
-             for rule, what, key in RULE_COUNTS if key in summary]
-    if "rule1_model" in result.rows:
-        judged = result.rows["rule1_model"].value_counts(sort=False)
-        lines += [{"Rule": "Rule 1", "Count": int(count), "What": f"rows judged by the {level} "
-                                                                    "model"}
-                  for level, count in judged.items()]
-    return pd.DataFrame(lines, columns=["Rule", "Count", "What"])
+def labelled_columns(columns: Iterable[str], **overrides) -> dict:
+    """column_config giving each column its lab label and help (ganglioside.labels); numbers
+    with three decimals where the core reports them so; ``overrides`` win."""
+    config = {}
+    for name in columns:
+        if name not in labels.COLUMNS:
+            continue
+        label = labels.COLUMNS[name]
+        if name in FIXED3_COLUMNS:
+            config[name] = st.column_config.NumberColumn(label.text, help=label.help,
+                                                         format="%.3f")
+        else:
+            config[name] = st.column_config.Column(label.text, help=label.help)
+    return {**config, **overrides}
 
 
 def selected_point_ids(state: object, param: str = "select") -> list[int]:

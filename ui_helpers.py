@@ -216,6 +216,15 @@ def plain(text: object) -> str:
     return escaped.replace("\r\n", "\n").replace("\n", "  \n")
 
 
+def plain_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table for st.table (which renders Markdown in its cells) with every text cell, the
+    index and the headers shown literally."""
+    literal = frame.map(lambda value: plain(value) if isinstance(value, str) else value)
+    literal.index = literal.index.map(lambda value: plain(value) if isinstance(value, str)
+                                      else value)
+    return literal.rename(columns=lambda name: plain(name))
+
+
 def format_duration(seconds: float | None) -> str:
     """``0.8 s``, ``12 s``, ``3 min 05 s``; an en dash when unknown."""
     if seconds is None or pd.isna(seconds):

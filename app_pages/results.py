@@ -111,11 +111,11 @@ def overview_tab(result, run_id: str) -> None:
     chart(result, run_id, "composition", None, "composition")
     st.markdown("**Rule by rule** (a rule's count can differ from the final status; the last "
                 "column says why)")
-    st.table(presentation.rule_counts(result).set_index("Rule"))
+    st.table(ui.plain_table(presentation.rule_counts(result).set_index("Rule")))
     checks = result.chemistry_checks
     if not checks.empty:
         st.markdown("**Chemistry checks** (reported beside the verdicts; they change no status)")
-        st.table(checks.set_index(checks.columns[0]))
+        st.table(ui.plain_table(checks.set_index(checks.columns[0])))
 
 
 def warnings_panel(result) -> None:
@@ -127,10 +127,10 @@ def warnings_panel(result) -> None:
         f" ({ui.plural(serious, 'warning')})" if serious else "")
     line_of_row = presentation.line_map(result.rows)
     with st.expander(label, icon=":material/warning:" if serious else ":material/info:"):
-        st.table(pd.DataFrame([{"Note": labels.note_heading(w.code),
-                                "Head group": w.prefix or "",
-                                "What it says": presentation.as_lines(w.message, line_of_row)}
-                               for w in result.warnings]).set_index("Note"))
+        st.table(ui.plain_table(pd.DataFrame([
+            {"Note": labels.note_heading(w.code), "Head group": w.prefix or "",
+             "What it says": presentation.as_lines(w.message, line_of_row)}
+            for w in result.warnings]).set_index("Note")))
 
 
 def follow_selection(result, highlighted: tuple[int, ...]) -> None:

@@ -92,3 +92,10 @@ def test_parameters_are_listed_by_rule_and_each_has_a_label():
     labels = [ui.PARAMETER_LABELS[spec.name] for spec in PARAMETER_SPECS]
     rules = [int(label.split("·")[0].removeprefix("Rule ")) for label in labels]
     assert rules == sorted(rules)
+
+
+def test_plain_table_shows_markdown_in_cells_literally():
+    table = ui.plain_table(pd.DataFrame({"**h**": ["[x](http://e.com)", 3]},
+                                        index=["`i`", "n"]))
+    assert "](" not in table.iloc[0, 0] and table.iloc[1, 0] == 3
+    assert list(table.columns) == ["\\*\\*h\\*\\*"] and table.index[0] == "\\`i\\`"

@@ -161,6 +161,17 @@ def cached_chart(result: AnalysisResult, run_id: str, builder: str, *args
     return chart, copy.deepcopy(spec)
 
 
+@st.cache_resource(show_spinner=False)
+def _figure_spec(rule: str) -> dict:
+    return charts.rule_figure(rule).to_dict()
+
+
+def cached_figure(rule: str) -> dict:
+    """The Method page's figure of a rule as a Vega-Lite spec, built once per server (a fresh
+    copy, since Streamlit adjusts the spec it draws)."""
+    return copy.deepcopy(_figure_spec(rule))
+
+
 # ---- live progress -------------------------------------------------------------------------------
 
 def show_run_state(record: RunRecord, *, cancel_key: str, on_complete: str | None = None) -> None:

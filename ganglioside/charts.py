@@ -393,3 +393,69 @@ def _shown_events(events: pd.DataFrame, members: pd.DataFrame, highlighted: set)
     ordered = sorted(events["event_id"], key=lambda e: (e not in with_highlight, e))[:MAX_EVENTS]
     size = members["event_id"].value_counts().reindex(ordered, fill_value=0).to_numpy()
     return [event for event, total in zip(ordered, np.cumsum(size)) if total <= MAX_POINTS]
+
+
+# --- the Method page's figures --------------------------------------------------------------------
+
+FIGURE_SIZE = {"width": 260, "height": 140}
+
+
+def rule_figure(rule: str) -> alt.LayerChart | alt.Chart:
+    """A small drawing of what a rule checks, on made-up peaks (``rule``: "1", "2-3", "4", "5")."""
+    return {"1": _rule1_figure, "2-3": _isomer_figure, "4": _oac_figure,
+            "5": _fragment_figure}[rule]().properties(**FIGURE_SIZE)
+
+
+def _rule1_figure() -> alt.LayerChart:
+    log_p = np.array([0.5, 1.2, 2.0, 2.8, 3.5, 4.3, 1.6, 3.1])
+    rt = 8 + 1.2 * log_p + np.array([0.1, -0.1, 0.05, -0.05, 0.1, -0.08, 0.6, 0.62])
+    status = ["valid"] * 6 + ["valid", "valid"]
+    rt_outlier = pd.DataFrame({"log_p": [2.4], "rt": [13.2], "status": ["outlier"]})
+    points = pd.concat([pd.DataFrame({"log_p": log_p, "rt": rt, "status": status}), rt_outlier])
+    lines = pd.DataFrame({"log_p": [0.3, 4.5, 1.4, 3.3], "rt": [8.36, 13.4, 10.28, 12.56],
+                          "line": ["main line"] * 2 + ["isomer line"] * 2})
+    x = alt.X("log_p:Q", title="Log P", axis=alt.Axis(labels=False, ticks=False))
+    y = alt.Y("rt:Q", title="RT", scale=alt.Scale(zero=False),
+              axis=alt.Axis(labels=False, ticks=False))
+    drawn = alt.Chart(lines).mark_line(strokeDash=[6, 3], color=MODEL_COLOUR).encode(
+        x=x, y=y, detail="line:N")
+    dots = alt.Chart(points).mark_point(filled=True, size=60).encode(
+        x=x, y=y, color=_status_colour())
+    return alt.layer(drawn, dots)
+
+
+def _isomer_figure() -> alt.Chart:
+    peaks = pd.DataFrame({"rt": [9.6, 10.1, 10.9], "peak": ["GD1a", "GD1b", "GM1"],
+                          "status": ["valid", "valid", "valid"], "row": ["GD1", "GD1", "GM1"]})
+    return alt.Chart(peaks).mark_text(dy=-10).encode(
+        x=alt.X("rt:Q", title="RT", scale=alt.Scale(zero=False),
+                axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("row:N", title=None), text="peak:N") + alt.Chart(peaks).mark_point(
+        filled=True, size=60).encode(x="rt:Q", y="row:N", color=_status_colour())
+
+
+def _oac_figure() -> alt.LayerChart:
+    pair = pd.DataFrame({"rt": [10.0, 10.6], "peak": ["GD1", "GD1+OAc"],
+                         "status": ["valid", "valid"]})
+    arrow = alt.Chart(pd.DataFrame({"rt": [10.05], "rt2": [10.55]})).mark_rule(
+        color=MODEL_COLOUR).encode(x="rt:Q", x2="rt2:Q", y=alt.value(70))
+    x = alt.X("rt:Q", title="RT (one OAc more: later)", scale=alt.Scale(zero=False),
+              axis=alt.Axis(labels=False, ticks=False))
+    dots = alt.Chart(pair).mark_point(filled=True, size=80).encode(
+        x=x, y=alt.value(70), color=_status_colour())
+    names = alt.Chart(pair).mark_text(dy=-14).encode(x=x, y=alt.value(70), text="peak:N")
+    return alt.layer(arrow, dots, names)
+
+
+def _fragment_figure() -> alt.LayerChart:
+    peaks = pd.DataFrame({"rt": [10.0, 10.02], "volume": [100, 6],
+                          "peak": ["GD1 (parent)", "GM1 (fragment)"],
+                          "status": ["valid", "fragment"]})
+    x = alt.X("rt:Q", title="RT (the same)", scale=alt.Scale(domain=[9.9, 10.12]),
+              axis=alt.Axis(labels=False, ticks=False))
+    bars = alt.Chart(peaks).mark_bar(size=14).encode(
+        x=x, y=alt.Y("volume:Q", title="Volume", axis=alt.Axis(labels=False, ticks=False)),
+        color=_status_colour())
+    names = alt.Chart(peaks).mark_text(dy=-8, align="left").encode(
+        x=x, y="volume:Q", text="peak:N")
+    return alt.layer(bars, names)

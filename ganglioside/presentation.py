@@ -177,3 +177,22 @@ def row_detail(row: pd.Series, line_of_row: dict[int, int]) -> dict:
         else NULL,
         "reasons": reason_lines(row["reasons"], line_of_row),
     }
+
+
+def sections(markdown: str, marker: str = "### ") -> tuple[str, list[tuple[str, str]]]:
+    """A document's text before its first ``marker`` heading, then (heading, body) pairs."""
+    intro, *parts = re.split(rf"^{re.escape(marker)}", markdown, flags=re.MULTILINE)
+    pairs = [(part.split("\n", 1) + [""])[:2] for part in parts]
+    return intro.strip(), [(heading.strip(), body.strip()) for heading, body in pairs]
+
+
+_PATH_WORDS = {".py": "a script of the source code", ".md": "the specification",
+               ".csv": "the lab's sample file"}
+_CODE_PATH = re.compile(r"`(?:python )?[\w./-]+?(\.py|\.md|\.csv)`")
+
+
+def for_browser(markdown: str) -> str:
+    """A repository document as a browser user can read it: links reduced to their text, file
+    paths (which a browser cannot open) named in words."""
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", markdown)
+    return _CODE_PATH.sub(lambda match: _PATH_WORDS[match.group(1)], text)

@@ -86,3 +86,12 @@ def test_formats_never_abbreviate():
     assert presentation.format_size(17_995_500) == "18.0 MB"
     assert presentation.format_size(900) == "900 B"
     assert presentation.format_count(pd.NA) == "–"
+
+
+def test_documents_for_the_browser_name_no_repository_paths():
+    text = presentation.for_browser("See [the spec](../x/ANALYSIS.md), `bench/law.py` and "
+                                    "`python bench/law.py`; keep `a:b;Ox`.")
+    assert text == ("See the spec, a script of the source code and a script of the source "
+                    "code; keep `a:b;Ox`.")
+    intro, parts = presentation.sections("# T\nintro\n### A · x\nbody a\n### B\nbody b\n")
+    assert intro == "# T\nintro" and parts == [("A · x", "body a"), ("B", "body b")]

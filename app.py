@@ -12,7 +12,7 @@ import ui_helpers as ui
 from ganglioside.analysis import ALGORITHM_VERSION
 
 st.set_page_config(page_title="Ganglioside ID checker", page_icon="🧪", layout="wide",
-                   initial_sidebar_state="expanded")
+                   initial_sidebar_state="auto")
 
 PAGES = [
     st.Page(ui.ANALYZE_PAGE, title="Analyze", icon=":material/science:", url_path="analyze",

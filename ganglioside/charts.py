@@ -311,11 +311,11 @@ def composition(result: AnalysisResult) -> alt.Chart:
         x=alt.X("rows:Q", title="Rows", axis=COUNT_AXIS),
         color=alt.Color("colour_key:N", legend=None,
                         scale=alt.Scale(domain=list(colours), range=list(colours.values()))),
-        column=alt.Column("panel:N", title=None, sort=["By category", "By modifier"]),
+        row=alt.Row("panel:N", title=None, sort=["By category", "By modifier"]),
         tooltip=[alt.Tooltip("label:N", title="group"), alt.Tooltip("description:N"),
                  alt.Tooltip("rows:Q"), alt.Tooltip("distinct_names:Q", title="distinct names")],
     ).resolve_scale(y="independent", x="independent").properties(
-        title=_title("Composition", "rows per category and per modifier"), width=220)
+        title=_title("Composition", "rows per category and per modifier"), width=240)
 
 
 # --- fragment events ------------------------------------------------------------------------------

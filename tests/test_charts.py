@@ -230,7 +230,7 @@ def test_composition_counts_rows_per_category_and_modifier_in_spec_colours():
                                                           "modifier": charts.MODIFIER_COLOUR}
     assert scale["domain"][:6] == ["GA", "GM", "GD", "GT", "GQ", "GP"]
     assert CATEGORY_COLOURS["GD"] == "#ff7f0e"
-    assert spec["encoding"]["column"]["field"] == "panel"
+    assert spec["encoding"]["row"]["field"] == "panel"  # stacked: fits a phone
 
 
 # --- fragment events -----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def tour(page, url: str, run_id: str, seen: Callable[[str], None]) -> None:
     page.goto(url)
     wait_idle(page)
     seen("analyze_empty")
-    page.locator(".st-key-analyze_demo button").first.click()
+    page.get_by_role("button", name="Try the demo data").click()
     page.locator("[data-testid='stMetric']").first.wait_for()
     wait_idle(page)
     seen("analyze_demo")

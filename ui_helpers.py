@@ -7,20 +7,28 @@ Everything scientific lives in ``ganglioside``; this module only connects it to 
 from __future__ import annotations
 
 import copy
+import importlib
 import io
 import os
 import re
+import threading
+import time
 from collections.abc import Iterable
 
-import altair as alt
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
-from ganglioside import charts, labels
+from ganglioside import labels
 from ganglioside.presentation import format_count, format_rate  # noqa: F401 (pages use them)
-from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor
 from ganglioside.result import AnalysisResult
 from ganglioside.runs.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
+
+if TYPE_CHECKING:  # imported where used: a page pays only for what it draws
+    import altair as alt
+
+    from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor
 
 # Page files, for st.switch_page / st.page_link (paths relative to app.py).
 ANALYZE_PAGE = "app_pages/analyze.py"
@@ -33,6 +41,8 @@ RUN_QUERY_PARAM = "run"
 CURRENT_RUN_KEY = "current_run_id"
 USER_KEY = "sidebar_user_name"
 PROGRESS_POLL_SECONDS = 1.0
+FINISH_POLL_SECONDS = 0.05  # how often a just-submitted run is looked at during its first second
+QUICK_RUN_SECONDS = 1.0     # runs finished within this open their results directly
 SELECTABLE_ROWS = 20_000   # longer tables load lazily (in chunks), without row selection
 
 STATUS_ICONS = {"pending": ":material/schedule:", "processing": ":material/autorenew:",
@@ -71,6 +81,8 @@ FIXED3_COLUMNS = {"RT", "predicted_rt", "residual", "z", "Log P", "r2_cv", "rmse
 
 @st.cache_resource(show_spinner=False)
 def _runner(db_path: str, mode: str) -> tuple[RunStore, BackgroundWorker | SynchronousExecutor]:
+    from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor
+
     store = RunStore(db_path or None)
     if mode == "sync":
         return store, SynchronousExecutor(store)
@@ -145,6 +157,8 @@ def load_result(run_id: str) -> AnalysisResult | None:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_chart(_result: AnalysisResult, run_id: str, builder: str, *args
                   ) -> tuple[alt.Chart, dict]:
+    from ganglioside import charts
+
     chart = getattr(charts, builder)(_result, *args)
     return chart, chart.to_dict()
 
@@ -163,6 +177,8 @@ def cached_chart(result: AnalysisResult, run_id: str, builder: str, *args
 
 @st.cache_resource(show_spinner=False)
 def _figure_spec(rule: str) -> dict:
+    from ganglioside import charts
+
     return charts.rule_figure(rule).to_dict()
 
 
@@ -170,6 +186,30 @@ def cached_figure(rule: str) -> dict:
     """The Method page's figure of a rule as a Vega-Lite spec, built once per server (a fresh
     copy, since Streamlit adjusts the spec it draws)."""
     return copy.deepcopy(_figure_spec(rule))
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import the analysis and chart libraries in the background, once per server, so the first
+    page is drawn without them and the first Run does not wait for them."""
+    def load() -> None:
+        for module in ("ganglioside.analysis", "ganglioside.charts"):
+            importlib.import_module(module)
+    thread = threading.Thread(target=load, name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def finished_within(run_id: str, seconds: float) -> RunRecord | None:
+    """The run once it has finished, if it does within ``seconds`` (a small table's analysis
+    takes a fraction of a second: its results can open at once, without a progress bar)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        record = peek_run(run_id)
+        if record is None or record.is_finished:
+            return record
+        time.sleep(FINISH_POLL_SECONDS)
+    return None
 
 
 # ---- live progress -------------------------------------------------------------------------------

@@ -237,6 +237,9 @@ def submit_run(source: Source, sheet: str | None, params: AnalysisParams) -> Non
     ui.submit(run_id)
     st.session_state[SUBMITTED_KEY] = run_id
     st.query_params[ui.RUN_QUERY_PARAM] = run_id
+    record = ui.finished_within(run_id, ui.QUICK_RUN_SECONDS)
+    if record is not None and record.status == "completed":
+        st.switch_page(ui.RESULTS_PAGE, query_params={ui.RUN_QUERY_PARAM: run_id})
 
 
 def show_run(run_id: str) -> None:
@@ -304,3 +307,4 @@ with right:
     if run_id:
         with st.container(border=True, key="analyze_status"):
             show_run(run_id)
+ui.warm_up()

@@ -241,12 +241,12 @@ def _live_progress(run_id: str, cancel_key: str, on_complete: str | None) -> Non
         if record.status == "completed" and on_complete:
             st.switch_page(on_complete, query_params={RUN_QUERY_PARAM: run_id})
         st.rerun(scope="app")
-    text = record.message or ("Waiting for a free worker…" if record.status == "pending"
-                              else "Starting…")
+    text = ("Cancelling at the next step…" if record.cancel_requested
+            else record.message or ("Waiting for a free worker…" if record.status == "pending"
+                                    else "Starting…"))
     st.progress(min(max(record.progress, 0.0), 1.0), text=plain(text))
-    if record.cancel_requested:
-        st.caption("Cancelling at the next step…")
-    elif st.button("Cancel", key=cancel_key, icon=":material/stop_circle:"):
+    if not record.cancel_requested and st.button("Cancel", key=cancel_key,
+                                                 icon=":material/stop_circle:"):
         run_store().request_cancel(run_id)
         st.rerun(scope="app")
 

@@ -246,8 +246,8 @@ def show_run(run_id: str) -> None:
     record = ui.find_run(run_id)
     if record is None:
         return
-    st.markdown(f"{ui.STATUS_ICONS.get(record.status, '')} **{ui.plain(record.name)}** · "
-                f"{record.status}")
+    state = "" if record.is_active else f" · {record.status}"  # live: the progress says it
+    st.markdown(f"{ui.STATUS_ICONS.get(record.status, '')} **{ui.plain(record.name)}**{state}")
     ui.show_run_state(record, cancel_key="analyze_cancel", on_complete=ui.RESULTS_PAGE)
     if record.status == "completed":
         st.page_link(ui.RESULTS_PAGE, label="Open the results", icon=":material/insights:",

@@ -95,3 +95,17 @@ def test_documents_for_the_browser_name_no_repository_paths():
                     "code; keep `a:b;Ox`.")
     intro, parts = presentation.sections("# T\nintro\n### A · x\nbody a\n### B\nbody b\n")
     assert intro == "# T\nintro" and parts == [("A · x", "body a"), ("B", "body b")]
+
+
+def test_progress_rises_through_every_step_in_order():
+    from ganglioside.analysis import STEP_STARTS
+
+    reported = []
+    analyze(read_table(DATA / "testwork_small.csv"),
+            progress=lambda fraction, step, message: reported.append((fraction, step)))
+    fractions = [fraction for fraction, _ in reported]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    steps = list(dict.fromkeys(step for _, step in reported if step in STEP_STARTS))
+    assert steps == [step for step in STEP_STARTS if step in steps] and len(steps) >= 7
+    starts = list(STEP_STARTS.values())
+    assert starts == sorted(starts) and starts[-1] < 0.9  # saving is not most of the bar

@@ -13,6 +13,7 @@ import os
 import re
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterable
 
 from typing import TYPE_CHECKING
@@ -210,6 +211,22 @@ def finished_within(run_id: str, seconds: float) -> RunRecord | None:
             return record
         time.sleep(FINISH_POLL_SECONDS)
     return None
+
+
+_EXPORTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _export_job(_result: AnalysisResult, run_id: str, kind: str) -> Future:
+    from ganglioside import export
+
+    return _EXPORTS.submit(getattr(export, f"to_{kind}"), _result)
+
+
+def background_export(result: AnalysisResult, run_id: str, kind: str) -> Future:
+    """The export of a run built in a background thread, once per run and kind (a large Excel
+    file takes tens of seconds: the page shows that it is being built instead of freezing)."""
+    return _export_job(result, run_id, kind)
 
 
 # ---- live progress -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ lines as row numbers); cards and buttons sit in wrapping rows, so nothing is cut
 """
 
 import functools
+import os
 
 import pandas as pd
 import streamlit as st
@@ -27,6 +28,15 @@ GROUP_COLUMNS = ["prefix", "judged_by", "accepted", "reason", "n_anchors", "n_ro
                  "anchor_spread_s", "isomer_lines", "anchored_isomers", "n_valid", "n_outlier",
                  "n_unverified", "n_anchor_disagrees", "notes"]  # 1.0 results lack the 2.0 ones
 NULL = presentation.NULL     # how tables show a missing value
+EXPORTS = (  # (kind, label, MIME type, help)
+    ("csv", "CSV", "text/csv", "The compounds table with every rule's columns"),
+    ("xlsx", "Excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+     "Every table, the summary, notes, parameters and provenance"),
+    ("json", "JSON", "application/json", "Everything, to reload or process further"))
+LARGE_EXPORT_ROWS = int(os.environ.get("GANGLIOSIDE_LARGE_EXPORT_ROWS", 50_000))
+"""Excel files of more rows are built in the background (the variable lets tests lower it)."""
+EXPORT_POLL_SECONDS = 1.0
+EXCEL_KEY = "results_excel_requested"
 FILTER_WIDTH = 220           # px of each Compounds filter; they wrap onto new rows
 # Selections outlive the tab that made them (widget states vanish with their hidden tab); each is
 # what its table or charts show selected the last time they were drawn:
@@ -56,15 +66,15 @@ def summary_cards(result) -> None:
     st.caption(presentation.to_check_text(result))
 
 
-def downloads(result) -> None:
-    """The three exports, each built only when clicked, and what they contain."""
+def downloads(result, run_id: str) -> None:
+    """The three exports, each built only when clicked (a large Excel file in the background,
+    with its progress shown), and what they contain."""
+    large = len(result.rows) > LARGE_EXPORT_ROWS
     with st.container(horizontal=True, key="results_downloads", vertical_alignment="center"):
-        for kind, label, mime, help_text in (
-                ("csv", "CSV", "text/csv", "The compounds table with every rule's columns"),
-                ("xlsx", "Excel",
-                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                 "Every table, the summary, notes, parameters and provenance"),
-                ("json", "JSON", "application/json", "Everything, to reload or process further")):
+        for kind, label, mime, help_text in EXPORTS:
+            if kind == "xlsx" and large:
+                large_excel(result, run_id)
+                continue
             exporter = getattr(export, f"to_{kind}")
             st.download_button(label, data=functools.partial(exporter, result),
                                file_name=export.export_file_name(result, kind), mime=mime,
@@ -72,6 +82,39 @@ def downloads(result) -> None:
                                on_click="ignore", help=help_text)
         st.caption("Downloads keep the program's column names (e.g. rule1_basis for *Rests "
                    "on*); the Method page lists each with its label here.", width="stretch")
+
+
+def large_excel(result, run_id: str) -> None:
+    """Excel of a large run: built in the background on request, offered when ready."""
+    _, label, mime, help_text = EXPORTS[1]
+    requested = f"{EXCEL_KEY}_{run_id}"
+    if not st.session_state.get(requested):
+        st.button(f"{label}…", key="results_prepare_xlsx", icon=":material/download:",
+                  on_click=request_excel, args=(result, run_id),
+                  help=f"{help_text}. {len(result.rows):,} rows: built in the background and "
+                       "offered when ready.")
+        return
+    job = ui.background_export(result, run_id, "xlsx")
+    if not job.done():
+        excel_progress(result, run_id)
+        return
+    st.download_button(label, data=job.result(), key="results_download_xlsx", mime=mime,
+                       file_name=export.export_file_name(result, "xlsx"),
+                       icon=":material/download:", on_click="ignore", help=help_text)
+
+
+def request_excel(result, run_id: str) -> None:
+    st.session_state[f"{EXCEL_KEY}_{run_id}"] = True
+    ui.background_export(result, run_id, "xlsx")
+
+
+@st.fragment(run_every=EXPORT_POLL_SECONDS)
+def excel_progress(result, run_id: str) -> None:
+    """A disabled button saying the file is being built; the page reruns once it is ready."""
+    if ui.background_export(result, run_id, "xlsx").done():
+        st.rerun(scope="app")
+    st.button("Building the Excel file…", key="results_building_xlsx", disabled=True,
+              icon=":material/hourglass_top:")
 
 
 # ---- linked selections ---------------------------------------------------------------------------
@@ -364,7 +407,7 @@ if result is None:
 
 reset_selections_for(run_id)
 summary_cards(result)
-downloads(result)
+downloads(result, run_id)
 highlighted = tuple(st.session_state.get(HIGHLIGHT_KEY, ()))
 tabs = dict(zip(TABS, st.tabs(TABS, key="results_tab", bind="query-params")))
 if tabs["Overview"].open:

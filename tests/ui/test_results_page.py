@@ -296,3 +296,21 @@ def test_rests_on_filter_and_no_match(results, store, sample_run):
     by_key(results.text_input, "results_search").set_value("no such peak").run()
     no_exception(results)
     assert "No rows match these filters." in texts(results.info)
+
+
+def test_a_large_excel_file_is_built_in_the_background(results, store, sample_run,
+                                                       monkeypatch):
+    import time
+
+    monkeypatch.setenv("GANGLIOSIDE_LARGE_EXPORT_ROWS", "0")
+    results.run()
+    prepare = [b for b in results.button if b.key == "results_prepare_xlsx"]
+    assert prepare, "a large run offers Excel… instead of building it on click"
+    prepare[0].click().run()
+    deadline = time.monotonic() + 60
+    while not [b for b in results.get("download_button") if b.key == "results_download_xlsx"]:
+        assert time.monotonic() < deadline, "the Excel file was never offered"
+        time.sleep(0.5)
+        results.run()
+    button = by_key(results.get("download_button"), "results_download_xlsx")
+    assert not button.proto.deferred_file_id  # built already, handed over at once

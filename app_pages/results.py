@@ -218,8 +218,12 @@ def regression_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
     levels = result.model_levels
     if not levels.empty:
         with st.expander("How well each kind of line predicts unseen anchors"):
-            st.dataframe(levels, hide_index=True, width="stretch", key="results_levels",
-                         placeholder=NULL, column_config=ui.labelled_columns(levels.columns))
+            st.dataframe(levels.assign(level=levels["level"].map(
+                             lambda level: labels.MODEL_LEVELS.get(level, level))),
+                         hide_index=True, width="stretch", key="results_levels",
+                         placeholder=NULL, column_config=ui.labelled_columns(
+                             levels.columns, level=st.column_config.TextColumn("Kind of line"),
+                             n=st.column_config.NumberColumn("Anchors tested")))
 
 
 def compound_filters(rows: pd.DataFrame) -> dict:

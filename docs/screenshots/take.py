@@ -20,8 +20,20 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, Server  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from tour import HEIGHT, WIDTHS, tour  # noqa: E402
 
+MAX_HEIGHT = 4000
+
 from ganglioside.runs.store import RunStore  # noqa: E402
 from tests.sample_runs import completed_run  # noqa: E402
+
+
+def whole_page(page, path: Path, width: int) -> None:
+    """The page at its full height (the app scrolls inside its own container, which a
+    full-page screenshot does not see): grow the window to the content, shoot, shrink back."""
+    height = page.evaluate("document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    page.set_viewport_size({"width": width, "height": min(max(height, HEIGHT), MAX_HEIGHT)})
+    page.wait_for_timeout(500)   # charts redraw at the new size
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": HEIGHT})
 
 
 def main() -> None:
@@ -36,8 +48,8 @@ def main() -> None:
                                                      args=CHROMIUM_ARGS)
                 for width in WIDTHS:
                     page = browser.new_page(viewport={"width": width, "height": HEIGHT})
-                    tour(page, server.url, run_id, lambda name: page.screenshot(
-                        path=str(HERE / f"{name}_{width}.png"), full_page=True))
+                    tour(page, server.url, run_id,
+                         lambda name: whole_page(page, HERE / f"{name}_{width}.png", width))
                     page.close()
                 browser.close()
         finally:

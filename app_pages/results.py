@@ -33,8 +33,8 @@ EXPORTS = (  # (kind, label, MIME type, help)
     ("xlsx", "Excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
      "Every table, the summary, notes, parameters and provenance"),
     ("json", "JSON", "application/json", "Everything, to reload or process further"))
+# Excel files of more rows are built in the background (the variable lets tests lower it):
 LARGE_EXPORT_ROWS = int(os.environ.get("GANGLIOSIDE_LARGE_EXPORT_ROWS", 50_000))
-"""Excel files of more rows are built in the background (the variable lets tests lower it)."""
 EXPORT_POLL_SECONDS = 1.0
 EXCEL_KEY = "results_excel_requested"
 FILTER_WIDTH = 220           # px of each Compounds filter; they wrap onto new rows

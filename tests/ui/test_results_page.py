@@ -314,3 +314,8 @@ def test_a_large_excel_file_is_built_in_the_background(results, store, sample_ru
         results.run()
     button = by_key(results.get("download_button"), "results_download_xlsx")
     assert not button.proto.deferred_file_id  # built already, handed over at once
+
+
+def test_the_page_shows_no_stray_source_text(results):
+    shown = texts(results.markdown) + texts(results.caption)
+    assert "the variable lets tests" not in shown and '"""' not in shown

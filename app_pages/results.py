@@ -157,8 +157,10 @@ def overview_tab(result, run_id: str) -> None:
     st.table(ui.plain_table(presentation.rule_counts(result).set_index("Rule")))
     checks = result.chemistry_checks
     if not checks.empty:
-        st.markdown("**Chemistry checks** (reported beside the verdicts; they change no status)")
-        st.table(ui.plain_table(checks.set_index(checks.columns[0])))
+        flagged = int(checks["flagged"].sum()) if "flagged" in checks else 0
+        with st.expander(f"Chemistry checks: {ui.plural(len(checks), 'check')}, {flagged:,} "
+                         "flagged (reported beside the verdicts; they change no status)"):
+            st.table(ui.plain_table(checks.set_index(checks.columns[0])))
 
 
 def warnings_panel(result) -> None:

@@ -141,7 +141,7 @@ def show_inspection(source: Source, sheet: str | None) -> bool:
         st.warning("No usable row is marked as an anchor, so Rule 1 cannot verify anything: "
                    "every peak would be unverified.")
     st.dataframe(info["preview"], hide_index=True, width="stretch", height=280,
-                 key="analyze_preview")
+                 key="analyze_preview", column_config=ui.labelled_columns(["line"]))
     st.caption(f"First {min(PREVIEW_ROWS, info['rows'])} of {info['rows']:,} rows, as read.")
     if len(info["problems"]):
         st.warning(f"{len(info['problems']):,} rows have problems and will be marked invalid; "

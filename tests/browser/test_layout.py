@@ -28,6 +28,14 @@ def lab(tmp_path_factory):
     server.stop()
 
 
+def opened(browser, url: str, width: int = 1400):
+    """A new page of this width showing ``url``, drawn and idle."""
+    page = browser.new_page(viewport={"width": width, "height": HEIGHT})
+    page.goto(url)
+    wait_idle(page)
+    return page
+
+
 def card(page, label: str) -> int:
     value = page.locator("[data-testid='stMetric']").filter(
         has=page.locator("[data-testid='stMetricLabel']", has_text=re.compile(f"^{label}"))) \
@@ -54,9 +62,7 @@ def test_nothing_is_cut_off_on_any_page(lab, browser, width):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_cards_add_up_to_the_compounds_table(lab, browser, width):
     server, run_id, result = lab
-    page = browser.new_page(viewport={"width": width, "height": HEIGHT})
-    page.goto(f"{server.url}/results?run={run_id}")
-    wait_idle(page)
+    page = opened(browser, f"{server.url}/results?run={run_id}", width)
     statuses = result.rows["status"].value_counts()
     assert card(page, "Rows") == len(result.rows)
     assert card(page, "Valid") == statuses.get("valid", 0)
@@ -70,9 +76,7 @@ def test_cards_add_up_to_the_compounds_table(lab, browser, width):
 
 def test_a_row_selected_in_compounds_is_explained_and_followed_by_the_chart(lab, browser):
     server, run_id, result = lab
-    page = browser.new_page(viewport={"width": 1400, "height": HEIGHT})
-    page.goto(f"{server.url}/results?run={run_id}&results_tab=Compounds")
-    wait_idle(page)
+    page = opened(browser, f"{server.url}/results?run={run_id}&results_tab=Compounds")
     search = page.locator(".st-key-results_search input")
     search.fill("GM3(")
     search.press("Enter")
@@ -94,9 +98,7 @@ def test_a_row_selected_in_compounds_is_explained_and_followed_by_the_chart(lab,
 
 def test_the_overflow_check_sees_a_cut_off_button(lab, browser):
     server, _, _ = lab
-    page = browser.new_page(viewport={"width": 390, "height": HEIGHT})
-    page.goto(f"{server.url}/method")
-    wait_idle(page)
+    page = opened(browser, f"{server.url}/method", 390)
     assert overflowing(page) == []
     page.evaluate("""() => {
       const button = document.createElement("button");

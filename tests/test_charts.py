@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import altair as alt
@@ -345,3 +346,11 @@ def test_count_axes_have_whole_ticks_and_values_are_not_padded(sample_result):
              if layer["encoding"].get("x", {}).get("field") == "line")
     assert x["axis"]["tickMinStep"] == 1 and x["axis"]["format"] == "d"
     assert charts.composition(sample_result).to_dict()["encoding"]["x"]["axis"]["format"] == "d"
+
+
+@pytest.mark.parametrize("rule", ["1", "2-3", "4", "5"])
+def test_method_figures_are_valid_small_charts(rule):
+    spec = charts.rule_figure(rule).to_dict()   # validated against the Vega-Lite schema
+    assert (spec["width"], spec["height"]) == (charts.FIGURE_SIZE["width"],
+                                               charts.FIGURE_SIZE["height"])
+    assert not re.search(r"#[0-9a-fA-F]{6}", json.dumps(spec.get("title", "")))

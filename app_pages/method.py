@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_helpers as ui
-from ganglioside import charts, labels, presentation
+from ganglioside import labels, presentation
 from ganglioside.composition import CATEGORIES, KNOWN_MODIFIERS
 from ganglioside.params import ALGORITHM_VERSIONS, PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
 

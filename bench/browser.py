@@ -104,7 +104,8 @@ def main() -> None:
 
                 clicked = time.perf_counter()
                 timed(f"Excel download, {big_rows} rows", download)
-                print(f"{'Excel file size':<44} {(folder / 'large.xlsx').stat().st_size / 1e6:7.1f} MB")
+                size = (folder / "large.xlsx").stat().st_size / 1e6
+                print(f"{'Excel file size':<44} {size:7.1f} MB")
                 browser.close()
         finally:
             server.stop()

@@ -22,7 +22,8 @@ import pandas as pd
 import streamlit as st
 
 from ganglioside import labels
-from ganglioside.presentation import format_count, format_rate  # noqa: F401 (pages use them)
+from ganglioside.presentation import (  # noqa: F401 (pages use the formats)
+    felt_progress, format_count, format_rate)
 from ganglioside.result import AnalysisResult
 from ganglioside.runs.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
 
@@ -261,7 +262,7 @@ def _live_progress(run_id: str, cancel_key: str, on_complete: str | None) -> Non
     text = ("Cancelling at the next step…" if record.cancel_requested
             else record.message or ("Waiting for a free worker…" if record.status == "pending"
                                     else "Starting…"))
-    st.progress(min(max(record.progress, 0.0), 1.0), text=plain(text))
+    st.progress(felt_progress(record.progress), text=plain(text))
     if not record.cancel_requested and st.button("Cancel", key=cancel_key,
                                                  icon=":material/stop_circle:"):
         run_store().request_cancel(run_id)

@@ -57,15 +57,6 @@ DERIVED_COLUMNS_V21 = [*DERIVED_COLUMNS[:_SERIES_AT], *V21_RULE1_COLUMNS,
 """Algorithm 2.1 adds what each Rule 1 verdict rests on (``rule1_basis``), the probability of
 the isomer line a peak is on, and whether Rule 1 and Rule 4 (or the elution order) disagree."""
 BOOLEAN_COLUMNS = ("anchor_disagrees", "can_have_isomers", "isomer_peaks", "rules_disagree")
-STEP_STARTS = {"preprocess": 0.05, "rule1": 0.08, "rules2-3": 0.16, "rule4": 0.18, "rule5": 0.21,
-               "rule1-pooled": 0.30, "rule5-model": 0.54, "save": 0.84}
-"""Progress at the start of each step, weighed by the share of a large run's time it takes
-(2.1 on 50,000 demo rows: the pooled lines and the fragment model take most), so the bar
-moves evenly instead of sitting near the end."""
-
-
-def _between(step: str, next_step: str, done: float) -> float:
-    return STEP_STARTS[step] + (STEP_STARTS[next_step] - STEP_STARTS[step]) * done
 
 
 def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisParams(),
@@ -84,20 +75,20 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
         table = table_from_frame(table)
     table = _without_clashing_extras(table, params)
 
-    report(STEP_STARTS["preprocess"], "preprocess", "Preprocessing data…")
+    report(0.10, "preprocess", "Preprocessing data…")
     pre = preprocess(table)
     rows = pre.rows
     eligible = rows[rows["_eligible"]]
 
-    report(STEP_STARTS["rule1"], "rule1", "Running Rule 1 regression…")
+    report(0.25, "rule1", "Running Rule 1 regression…")
     rule1, groups, rule1_warnings = run_rule1(
         eligible, params, lambda prefix, i, count: report(
-            _between("rule1", "rules2-3", i / count), "rule1", f"Rule 1: {prefix} ({i}/{count})"))
-    report(STEP_STARTS["rules2-3"], "rules2-3", "Running Rules 2-3…")
+            0.25 + 0.25 * i / count, "rule1", f"Rule 1: {prefix} ({i}/{count})"))
+    report(0.50, "rules2-3", "Running Rules 2-3…")
     rules23 = run_rules_2_3(eligible)
-    report(STEP_STARTS["rule4"], "rule4", "Running Rule 4…")
+    report(0.70, "rule4", "Running Rule 4…")
     rule4, oac_pairs = run_rule4(eligible, params)
-    report(STEP_STARTS["rule5"], "rule5", "Running Rule 5…")
+    report(0.85, "rule5", "Running Rule 5…")
     levels = pd.DataFrame()
     if params.algorithm_version == "1.0":
         rule5, events, rule5_warnings = run_rule5(eligible, pre.modifier_counts, params)
@@ -105,17 +96,17 @@ def analyze(table: InputTable | pd.DataFrame, params: AnalysisParams = AnalysisP
         at, candidates = rule5_candidates(eligible, pre.modifier_counts, params)
         coeluting = np.zeros(len(eligible), dtype=bool)
         coeluting[candidates.fragment] = True
-        report(STEP_STARTS["rule1-pooled"], "rule1-pooled", "Rule 1: pooled models and isomer lines…")
+        report(0.90, "rule1-pooled", "Rule 1: pooled models and isomer lines…")
         if params.algorithm_version == "2.0":
             rule1, groups, levels, rule1_warnings = judge_v2(
                 eligible, pre.modifier_counts, rule1, groups, rule1_warnings, params, coeluting)
         else:
             rule1, groups, levels, rule1_warnings = judge_v21(
                 eligible, pre.modifier_counts, groups, rule1_warnings, params, coeluting)
-        report(STEP_STARTS["rule5-model"], "rule5-model", "Rule 5: fragment or peak of its own…")
+        report(0.93, "rule5-model", "Rule 5: fragment or peak of its own…")
         rule5, events, rule5_warnings = judge_fragments(eligible, at, candidates, rule1, params)
 
-    report(STEP_STARTS["save"], "save", "Saving results…")
+    report(0.95, "save", "Saving results…")
     out = _assemble_rows(rows, [rule1, rules23, rule4, rule5], params)
     warnings = [*pre.warnings, *rule1_warnings, *rule5_warnings]
     checks = pd.DataFrame()

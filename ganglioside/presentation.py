@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from .labels import BASES, STATUS_MEANINGS
@@ -23,6 +24,19 @@ class Card(NamedTuple):
     label: str
     value: str
     help: str
+
+
+# The analysis reports the fractions its specification fixes at the start of each step (spec
+# 5.2, then 2.x's pooled lines at 0.90 and fragment model at 0.93); the bar shows them weighed by
+# the share of a large run's time each step takes (2.1 on 50,000 demo rows), so it moves evenly
+# instead of sitting at 93 % for most of the run.
+_REPORTED = (0.0, 0.10, 0.25, 0.50, 0.70, 0.85, 0.90, 0.93, 0.95, 1.0)
+_FELT = (0.0, 0.05, 0.08, 0.16, 0.18, 0.21, 0.30, 0.54, 0.84, 1.0)
+
+
+def felt_progress(fraction: float) -> float:
+    """The reported progress fraction as the bar shows it, weighed by step time."""
+    return float(np.interp(min(max(fraction, 0.0), 1.0), _REPORTED, _FELT))
 
 
 def format_count(count) -> str:

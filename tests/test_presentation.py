@@ -97,15 +97,12 @@ def test_documents_for_the_browser_name_no_repository_paths():
     assert intro == "# T\nintro" and parts == [("A · x", "body a"), ("B", "body b")]
 
 
-def test_progress_rises_through_every_step_in_order():
-    from ganglioside.analysis import STEP_STARTS
-
+def test_the_bar_weighs_the_reported_steps_by_their_time():
     reported = []
     analyze(read_table(DATA / "testwork_small.csv"),
             progress=lambda fraction, step, message: reported.append((fraction, step)))
-    fractions = [fraction for fraction, _ in reported]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    steps = list(dict.fromkeys(step for _, step in reported if step in STEP_STARTS))
-    assert steps == [step for step in STEP_STARTS if step in steps] and len(steps) >= 7
-    starts = list(STEP_STARTS.values())
-    assert starts == sorted(starts) and starts[-1] < 0.9  # saving is not most of the bar
+    shown = [presentation.felt_progress(fraction) for fraction, _ in reported]
+    assert shown == sorted(shown) and shown[0] > 0 and shown[-1] == 1.0
+    at = {step: presentation.felt_progress(fraction) for fraction, step in reported}
+    assert at["rule5-model"] < 0.6 and at["save"] < 0.9   # the long steps get their share
+    assert presentation.felt_progress(-1) == 0.0 and presentation.felt_progress(2) == 1.0

@@ -9,11 +9,11 @@ beside the entry point that name makes a freshly started server serve a deep lin
 import streamlit as st
 
 import ui_helpers as ui
-from ganglioside.analysis import ALGORITHM_VERSION
 from ganglioside.errors import StoreFault
+from ganglioside.params import ALGORITHM_VERSIONS
 
 st.set_page_config(page_title="Ganglioside ID checker", page_icon="🧪", layout="wide",
-                   initial_sidebar_state="expanded")
+                   initial_sidebar_state="auto")
 
 PAGES = [
     st.Page(ui.ANALYZE_PAGE, title="Analyze", icon=":material/science:", url_path="analyze",
@@ -43,7 +43,7 @@ def sidebar(user) -> None:
                          icon=ui.STATUS_ICONS.get(record.status, ":material/insights:"),
                          query_params={ui.RUN_QUERY_PARAM: record.id},
                          help=f"{record.status}; opens its results")
-        st.caption(f"Algorithm version {ALGORITHM_VERSION}")
+        st.caption(f"Algorithm version {ALGORITHM_VERSIONS[0]}")
 
 
 def sign_in() -> None:

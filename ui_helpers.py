@@ -8,22 +8,32 @@ from __future__ import annotations
 
 import copy
 import getpass
+import importlib
 import io
 import os
 import re
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterable
 
-import altair as alt
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
-from ganglioside import charts
-from ganglioside.runs.executors import (BROKER_ENV_VAR, EXECUTOR_ENV_VAR, Executor,
-                                        executor_from_env)
-from ganglioside.runs.access import Actor, actor_for, may_cancel
+from ganglioside import labels
+from ganglioside.presentation import (  # noqa: F401 (pages use the formats)
+    felt_progress, format_count, format_rate)
 from ganglioside.errors import StoreFault
+from ganglioside.runs.access import Actor, actor_for, may_cancel
 from ganglioside.result import AnalysisResult
 from ganglioside.runs.store import DB_ENV_VAR, RunNotFoundError, RunRecord, RunStore
+
+if TYPE_CHECKING:  # imported where used: a page pays only for what it draws
+    import altair as alt
+
+    from ganglioside.runs.executors import Executor
 
 # Page files, for st.switch_page / st.page_link (paths relative to app.py).
 ANALYZE_PAGE = "app_pages/analyze.py"
@@ -34,6 +44,8 @@ METHOD_PAGE = "app_pages/method.py"
 RUN_QUERY_PARAM = "run"
 CURRENT_RUN_KEY = "current_run_id"
 PROGRESS_POLL_SECONDS = 1.0
+FINISH_POLL_SECONDS = 0.05  # how often a just-submitted run is looked at during its first second
+QUICK_RUN_SECONDS = 1.0     # runs finished within this open their results directly
 SELECTABLE_ROWS = 20_000   # longer tables load lazily (in chunks), without row selection
 
 STATUS_ICONS = {"pending": ":material/schedule:", "processing": ":material/autorenew:",
@@ -50,23 +62,6 @@ PARAMETER_LABELS = {  # how the Analyze page names each parameter of PARAMETER_S
     "apply_fragment_status": "Rule 5 · give fragments the status 'fragment'",
     "algorithm_version": "Algorithm version",
 }
-RULE_COUNTS = (  # (rule, what is counted, summary key of spec 13.5)
-    ("Rule 1", "head groups with their own accepted model", "groups_accepted"),
-    ("Rule 1", "own models rejected (CV R² too low)", "groups_rejected"),
-    ("Rule 1", "head groups with too few anchors for their own model", "groups_without_model"),
-    ("Rule 1", "rows fitting their line", "rule1_valid"),
-    ("Rule 1", "rows off their line (outliers)", "rule1_outlier"),
-    ("Rule 1", "rows without RT evidence (unverified)", "rule1_unverified"),
-    ("Rule 1", "anchors disagreeing with their model", "anchors_disagreeing"),
-    ("Rule 1", "rows in a recurring series", "series_rows"),
-    ("Rules 2-3", "rows of isomer-capable names with several peaks", "isomer_peak_rows"),
-    ("Rules 2-3", "names on two or more rows", "repeated_names"),
-    ("Rule 4", "O-acetylation shifts consistent", "oac_consistent"),
-    ("Rule 4", "O-acetylation shifts inconsistent", "oac_inconsistent"),
-    ("Rule 4", "O-acetylated peaks not verifiable", "oac_not_verifiable"),
-    ("Rule 5", "in-source fragmentation events", "fragment_events"),
-    ("Rule 5", "rows explained as in-source fragments", "fragment_rows"),
-)
 RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
     "Any": None,
     "Rule 1: outlier": lambda rows: rows["rule1_status"].eq("outlier"),
@@ -80,6 +75,9 @@ RULE_FLAGS = {  # label -> which rows carry the flag (columns of spec 13.1)
     "Rule 5: heads an event": lambda rows: rows["rule5_heads_event_id"].notna(),
     "Input problem": lambda rows: rows["input_problems"].notna(),
 }
+FIXED3_COLUMNS = {"RT", "predicted_rt", "residual", "z", "Log P", "r2_cv", "rmse_cv", "scale_s",
+                  "anchor_spread_s", "rule1_model_r2_cv", "rule4_rt_shift", "rule5_rt_diff",
+                  "rt_oac", "rt_base", "rt_shift", "rt_min", "rt_max"}
 
 
 # ---- identity ------------------------------------------------------------------------------------
@@ -132,6 +130,8 @@ def _login_name() -> str:
 @st.cache_resource(show_spinner=False)
 def _runner(db_path: str, mode: str, broker: str) -> tuple[RunStore, Executor]:
     """One per store and profile: the arguments (the environment's values) are the cache key."""
+    from ganglioside.runs.executors import executor_from_env  # the analysis' imports, once
+
     store = RunStore(db_path or None)
     return store, executor_from_env(store)
 
@@ -139,6 +139,8 @@ def _runner(db_path: str, mode: str, broker: str) -> tuple[RunStore, Executor]:
 def runner() -> tuple[RunStore, Executor]:
     """The run store and the executor of this server process (created once per database and
     profile: Celery with $GANGLIOSIDE_BROKER, else the embedded worker; see executor_from_env)."""
+    from ganglioside.runs.executors import BROKER_ENV_VAR, EXECUTOR_ENV_VAR
+
     return _runner(*(os.environ.get(name, "").strip()
                      for name in (DB_ENV_VAR, EXECUTOR_ENV_VAR, BROKER_ENV_VAR)))
 
@@ -205,8 +207,10 @@ def load_result(run_id: str) -> AnalysisResult | None:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_chart(_result: AnalysisResult, run_id: str, builder: str, *args
                   ) -> tuple[alt.Chart, dict]:
+    from ganglioside import charts
+
     chart = getattr(charts, builder)(_result, *args)
-    return chart, chart.to_dict()
+    return chart, chart.to_dict(validate=False)  # the builders are validated by their tests
 
 
 def cached_chart(result: AnalysisResult, run_id: str, builder: str, *args
@@ -219,6 +223,59 @@ def cached_chart(result: AnalysisResult, run_id: str, builder: str, *args
     Streamlit adjusts the spec it draws."""
     chart, spec = _cached_chart(result, run_id, builder, *args)
     return chart, copy.deepcopy(spec)
+
+
+@st.cache_resource(show_spinner=False)
+def _figure_spec(rule: str) -> dict:
+    from ganglioside import charts
+
+    return charts.rule_figure(rule).to_dict(validate=False)
+
+
+def cached_figure(rule: str) -> dict:
+    """The Method page's figure of a rule as a Vega-Lite spec, built once per server (a fresh
+    copy, since Streamlit adjusts the spec it draws)."""
+    return copy.deepcopy(_figure_spec(rule))
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import the analysis and chart libraries in the background, once per server, so the first
+    page is drawn without them and the first Run does not wait for them."""
+    def load() -> None:
+        for module in ("ganglioside.analysis", "ganglioside.charts"):
+            importlib.import_module(module)
+    thread = threading.Thread(target=load, name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def finished_within(run_id: str, seconds: float) -> RunRecord | None:
+    """The run once it has finished, if it does within ``seconds`` (a small table's analysis
+    takes a fraction of a second: its results can open at once, without a progress bar)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        record = peek_run(run_id)
+        if record is None or record.is_finished:
+            return record
+        time.sleep(FINISH_POLL_SECONDS)
+    return None
+
+
+_EXPORTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _export_job(_result: AnalysisResult, run_id: str, kind: str) -> Future:
+    from ganglioside import export
+
+    return _EXPORTS.submit(getattr(export, f"to_{kind}"), _result)
+
+
+def background_export(result: AnalysisResult, run_id: str, kind: str) -> Future:
+    """The export of a run built in a background thread, once per run and kind (a large Excel
+    file takes tens of seconds: the page shows that it is being built instead of freezing)."""
+    return _export_job(result, run_id, kind)
 
 
 # ---- live progress -------------------------------------------------------------------------------
@@ -253,13 +310,14 @@ def _live_progress(run_id: str, cancel_key: str, on_complete: str | None) -> Non
         if record.status == "completed" and on_complete:
             st.switch_page(on_complete, query_params={RUN_QUERY_PARAM: run_id})
         st.rerun(scope="app")
-    text = record.message or ("Waiting for a free worker…" if record.status == "pending"
-                              else "Starting…")
-    st.progress(min(max(record.progress, 0.0), 1.0), text=plain(text))
+    text = ("Cancelling at the next step…" if record.cancel_requested
+            else record.message or ("Waiting for a free worker…" if record.status == "pending"
+                                    else "Starting…"))
+    st.progress(felt_progress(record.progress), text=plain(text))
     actor = current_user()
     if record.cancel_requested:
-        st.caption("Cancelling at the next step…")
-    elif actor is not None and may_cancel(actor, record.owner):
+        return
+    if actor is not None and may_cancel(actor, record.owner):
         if st.button("Cancel", key=cancel_key, icon=":material/stop_circle:"):
             run_store().request_cancel(run_id, actor)
             st.rerun(scope="app")
@@ -285,6 +343,15 @@ def plain(text: object) -> str:
     return escaped.replace("\r\n", "\n").replace("\n", "  \n")
 
 
+def plain_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table for st.table (which renders Markdown in its cells) with every text cell, the
+    index and the headers shown literally."""
+    literal = frame.map(lambda value: plain(value) if isinstance(value, str) else value)
+    literal.index = literal.index.map(lambda value: plain(value) if isinstance(value, str)
+                                      else value)
+    return literal.rename(columns=lambda name: plain(name))
+
+
 def format_duration(seconds: float | None) -> str:
     """``0.8 s``, ``12 s``, ``3 min 05 s``; an en dash when unknown."""
     if seconds is None or pd.isna(seconds):
@@ -302,21 +369,9 @@ def parameter_label(name: str, unit: str = "") -> str:
     return PARAMETER_LABELS.get(name, name) + (f" ({unit})" if unit else "")
 
 
-def format_count(count: int | None) -> str:
-    """A count for a summary card: ``323``, ``12,345``, ``1.23 M``."""
-    if count is None or pd.isna(count):
-        return "–"
-    return f"{count:,}" if count < 1_000_000 else f"{count / 1e6:.2f} M"
-
-
 def plural(count: int, noun: str) -> str:
     """``1 run``, ``3 runs``."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def format_rate(fraction: float | None) -> str:
-    """A success rate (fraction) as a percentage with one decimal (spec 13.5)."""
-    return "–" if fraction is None or pd.isna(fraction) else f"{100 * fraction:.1f}%"
 
 
 def chart_image(chart: alt.Chart, fmt: str) -> bytes:
@@ -332,7 +387,8 @@ def chart_image(chart: alt.Chart, fmt: str) -> bytes:
 
 def filter_rows(rows: pd.DataFrame, *, text: str = "", statuses: Iterable[str] = (),
                 categories: Iterable[str] = (), prefixes: Iterable[str] = (),
-                flag: str = "Any", row_ids: Iterable[int] | None = None) -> pd.DataFrame:
+                bases: Iterable[str] = (), flag: str = "Any",
+                row_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """The rows matching every filter of the Compounds tab (empty filters match everything).
 
     ``text`` is a case-insensitive literal substring of the name or the reasons.
@@ -345,7 +401,7 @@ def filter_rows(rows: pd.DataFrame, *, text: str = "", statuses: Iterable[str] =
                  | rows["reasons"].astype("string").str.contains(needle, case=False,
                                                                  regex=False).fillna(False))
     for column, wanted in (("status", statuses), ("category", categories),
-                           ("prefix", prefixes)):
+                           ("prefix", prefixes), ("rule1_basis", bases)):
         wanted = list(wanted)
         if wanted:
             keep &= rows[column].isin(wanted)
@@ -356,18 +412,20 @@ def filter_rows(rows: pd.DataFrame, *, text: str = "", statuses: Iterable[str] =
     return rows.loc[keep.to_numpy(dtype=bool)]
 
 
-def rule_counts(result: AnalysisResult) -> pd.DataFrame:
-    """The rule-by-rule table of the Overview: summary counts, then (algorithm 2.0) how many
-    rows each Rule 1 level judged."""
-    summary = result.summary
-    lines = [{"Rule": rule, "Count": summary[key], "What": what}
-             for rule, what, key in RULE_COUNTS if key in summary]
-    if "rule1_model" in result.rows:
-        judged = result.rows["rule1_model"].value_counts(sort=False)
-        lines += [{"Rule": "Rule 1", "Count": int(count), "What": f"rows judged by the {level} "
-                                                                    "model"}
-                  for level, count in judged.items()]
-    return pd.DataFrame(lines, columns=["Rule", "Count", "What"])
+def labelled_columns(columns: Iterable[str], **overrides) -> dict:
+    """column_config giving each column its lab label and help (ganglioside.labels); numbers
+    with three decimals where the core reports them so; ``overrides`` win."""
+    config = {}
+    for name in columns:
+        if name not in labels.COLUMNS:
+            continue
+        label = labels.COLUMNS[name]
+        if name in FIXED3_COLUMNS:
+            config[name] = st.column_config.NumberColumn(label.text, help=label.help,
+                                                         format="%.3f")
+        else:
+            config[name] = st.column_config.Column(label.text, help=label.help)
+    return {**config, **overrides}
 
 
 def selected_point_ids(state: object, param: str = "select") -> list[int]:

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_helpers as ui
+from ganglioside import presentation
 from ganglioside.demo import make_demo_table
 from ganglioside.errors import InputError, ParameterError
 from ganglioside.params import ALGORITHM_VERSIONS, PARAMETER_SPECS, SAMPLE_TYPES, AnalysisParams
@@ -17,9 +18,11 @@ from ganglioside.runs.store import DuplicateRunError
 DEMO_ROWS = 300
 DEMO_FILE_NAME = "demo_gangliosides.csv"
 PREVIEW_ROWS = 20
+PROBLEMS_SHOWN = 30
 SOURCE_KEY = "analyze_source"            # the demo table, when chosen after any upload
 PARAMS_FROM_KEY = "analyze_params_from"  # which run (or "defaults") filled the parameter widgets
 SUBMITTED_KEY = "analyze_submitted"      # the run this page last submitted in this session
+AUTOMATIC_SHEET = None                   # the Worksheet choice that lets the reader pick
 EXAMPLE_TABLE = pd.DataFrame({  # the first rows of the spec's worked example (spec 15)
     "Name": ["GD1a(36:1;O2)", "GM1a(36:1;O2)", "GM3(36:1;O2)"],
     "RT": [9.572, 10.452, 10.606], "Volume": [1_000_000, 500_000, 2_000_000],
@@ -80,7 +83,8 @@ def chosen_source(shown_run) -> Source | None:
 
 
 def pick_sheet(source: Source) -> str | None:
-    """Sheet picker for workbooks (fixed to the stored sheet when re-running a run)."""
+    """Sheet picker for workbooks: automatic by default (the first sheet, or the one sheet that
+    has the columns); fixed to the stored sheet when re-running a run."""
     try:
         sheets = list_sheets(source.data)
     except InputError:
@@ -91,8 +95,12 @@ def pick_sheet(source: Source) -> str | None:
         st.selectbox("Worksheet", [source.sheet or sheets[0]], key="analyze_sheet",
                      disabled=True, help="A run again uses the sheet of the original run.")
         return source.sheet
-    return st.selectbox("Worksheet", sheets, key="analyze_sheet",
-                        help="The table is read from this sheet (header in its first row).")
+    return st.selectbox("Worksheet", [AUTOMATIC_SHEET, *sheets], key="analyze_sheet",
+                        format_func=lambda name: "Automatic (the sheet with the columns)"
+                        if name is AUTOMATIC_SHEET else name,
+                        help="The table is read from this sheet (header in its first row). "
+                             "Automatic reads the first sheet, or the one sheet that has the "
+                             "columns.")
 
 
 def show_expected_format() -> None:
@@ -117,12 +125,13 @@ def show_inspection(source: Source, sheet: str | None) -> bool:
     except InputError as error:
         show_input_error(error)
         return False
-    cards = st.columns(3)
-    cards[0].metric("Rows", ui.format_count(info["rows"]), border=True)
-    cards[1].metric("Anchors", ui.format_count(info["anchors"]), border=True,
-                    help="Usable rows marked as trusted identifications; they train Rule 1.")
-    cards[2].metric("Row problems", ui.format_count(len(info["problems"])), border=True,
-                    help="These rows will be reported as invalid; the others are checked.")
+    with st.container(horizontal=True, key="analyze_cards"):
+        st.metric("Rows", ui.format_count(info["rows"]), border=True, width="content")
+        st.metric("Anchors", ui.format_count(info["anchors"]), border=True, width="content",
+                  help="Usable rows marked as trusted identifications; they place the lines.")
+        st.metric("Row problems", ui.format_count(len(info["problems"])), border=True,
+                  width="content",
+                  help="These rows will be reported as invalid; the others are checked.")
     extras = ", ".join(info["extra_columns"]) or "none"
     st.caption("Columns used: Name, RT, Volume, Log P, Anchor. Carried along: "
                + ui.plain(extras))
@@ -132,13 +141,16 @@ def show_inspection(source: Source, sheet: str | None) -> bool:
         st.warning("No usable row is marked as an anchor, so Rule 1 cannot verify anything: "
                    "every peak would be unverified.")
     st.dataframe(info["preview"], hide_index=True, width="stretch", height=280,
-                 key="analyze_preview")
+                 key="analyze_preview", column_config=ui.labelled_columns(["line"]))
     st.caption(f"First {min(PREVIEW_ROWS, info['rows'])} of {info['rows']:,} rows, as read.")
     if len(info["problems"]):
         st.warning(f"{len(info['problems']):,} rows have problems and will be marked invalid; "
                    "the run still checks every other row.", icon=":material/rule:")
-        st.dataframe(info["problems"], hide_index=True, width="stretch",
-                     height=min(36 + 35 * len(info["problems"]), 250), key="analyze_problems")
+        shown = info["problems"].head(PROBLEMS_SHOWN)
+        st.table(ui.plain_table(shown.set_index("Line")))  # wraps: each problem in full
+        if len(info["problems"]) > PROBLEMS_SHOWN:
+            st.caption(f"First {PROBLEMS_SHOWN} of {len(info['problems']):,}; every problem is "
+                       "in the reasons of its row after the run.")
     return True
 
 
@@ -226,14 +238,17 @@ def submit_run(source: Source, sheet: str | None, params: AnalysisParams) -> Non
     ui.submit(run_id)
     st.session_state[SUBMITTED_KEY] = run_id
     st.query_params[ui.RUN_QUERY_PARAM] = run_id
+    record = ui.finished_within(run_id, ui.QUICK_RUN_SECONDS)
+    if record is not None and record.status == "completed":
+        st.switch_page(ui.RESULTS_PAGE, query_params={ui.RUN_QUERY_PARAM: run_id})
 
 
 def show_run(run_id: str) -> None:
     record = ui.find_run(run_id)
     if record is None:
         return
-    st.markdown(f"{ui.STATUS_ICONS.get(record.status, '')} **{ui.plain(record.name)}** · "
-                f"{record.status}")
+    state = "" if record.is_active else f" · {record.status}"  # live: the progress says it
+    st.markdown(f"{ui.STATUS_ICONS.get(record.status, '')} **{ui.plain(record.name)}**{state}")
     ui.show_run_state(record, cancel_key="analyze_cancel", on_complete=ui.RESULTS_PAGE)
     if record.status == "completed":
         st.page_link(ui.RESULTS_PAGE, label="Open the results", icon=":material/insights:",
@@ -261,12 +276,12 @@ with left:
     st.file_uploader("Peak table (CSV or Excel)", type=["csv", "xlsx"], key="analyze_upload",
                      on_change=forget_demo,
                      help="CSV (comma, semicolon or tab separated) or Excel .xlsx.")
-    demo_column, note_column = st.columns([1, 2], vertical_alignment="center")
-    demo_column.button("Try the demo data", key="analyze_demo", icon=":material/experiment:",
-                       on_click=use_demo, width="stretch",
-                       help=f"A generated table of {DEMO_ROWS} peaks with known answers.")
-    note_column.caption(f"No file at hand? The demo is a generated table of {DEMO_ROWS} peaks "
-                        "that goes through exactly the same checks.")
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button("Try the demo data", key="analyze_demo", icon=":material/experiment:",
+                  on_click=use_demo,
+                  help=f"A generated table of {DEMO_ROWS} peaks with known answers.")
+        st.caption(f"No file at hand? The demo is a generated table of {DEMO_ROWS} peaks "
+                   "that goes through exactly the same checks.", width="stretch")
     source = chosen_source(shown_run)
     sheet = None
     usable = False
@@ -275,7 +290,7 @@ with left:
     else:
         origin = "Input of this run" if source.run_id else "File selected"
         st.caption(f"{origin}: **{ui.plain(source.file_name)}** "
-                   f"({len(source.data) / 1024:,.1f} kB)")
+                   f"({presentation.format_size(len(source.data))})")
         sheet = pick_sheet(source)
         usable = show_inspection(source, sheet)
 
@@ -293,3 +308,4 @@ with right:
     if run_id:
         with st.container(border=True, key="analyze_status"):
             show_run(run_id)
+ui.warm_up()

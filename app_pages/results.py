@@ -2,46 +2,48 @@
 
 The result is read from the run store once per run and cached (ui.load_result); charts are built
 once per run and selection (ui.cached_chart); only the open tab is drawn (its name is in the URL,
-``?results_tab=...``), so an interaction reruns one tab and recomputes nothing.
+``?results_tab=...``), so an interaction reruns one tab and recomputes nothing. Every count and
+label comes from ganglioside.presentation and ganglioside.labels (the lab's words, the file's
+lines as row numbers); cards and buttons sit in wrapping rows, so nothing is cut off on a phone.
 """
 
 import functools
+import os
 
 import pandas as pd
 import streamlit as st
 
 import ui_helpers as ui
-from ganglioside import charts, export
+from ganglioside import charts, export, labels, presentation
 from ganglioside.rules.status import STATUSES
 
-SUMMARY_CARDS = (  # (summary key, label, help)
-    ("total_rows", "Rows", "Data rows in the table."),
-    ("anchors", "Anchors", "Usable rows marked as trusted identifications."),
-    ("valid", "Valid", "The RT fits the line of the head group."),
-    ("outlier", "Outliers", "Rule 1: the RT is too far from the head group's line."),
-    ("fragment", "Fragments", "Rule 5: in-source fragment of a larger peak."),
-    ("unverified", "Unverified", "No RT evidence for the head group either way."),
-    ("invalid", "Invalid", "Input problems; see the reasons column."),
-)
 TABS = ("Overview", "Regression", "Compounds", "Fragments", "O-acetylation")
-COMPOUND_COLUMNS = ["row_id", "line", "Name", "status", "confidence", "reasons", "RT",
+COMPOUND_COLUMNS = ["line", "Name", "status", "rule1_basis", "confidence", "reasons", "RT",
                     "predicted_rt", "z", "Log P", "Volume", "Anchor", "category", "prefix",
                     "tail", "rule1_model", "rule4_verdict", "rule5_role"]
-EVENT_ROW_COLUMNS = ["row_id", "Name", "RT", "Volume", "rule5_role", "rule5_rt_diff",
+EVENT_ROW_COLUMNS = ["line", "Name", "RT", "Volume", "rule5_role", "rule5_rt_diff",
                      "rule5_fragment_probability", "status", "reasons"]
-FRAGMENT_PROBABILITY_HELP = ("Algorithm 2.0: probability that the peak is an in-source fragment "
-                             "rather than a peak of its own, from its RT and Volume")
 GROUP_COLUMNS = ["prefix", "judged_by", "accepted", "reason", "n_anchors", "n_rows", "r2_cv",
                  "rmse_cv", "equation_raw", "predictors", "cv_method", "scale_s",
                  "anchor_spread_s", "isomer_lines", "anchored_isomers", "n_valid", "n_outlier",
                  "n_unverified", "n_anchor_disagrees", "notes"]  # 1.0 results lack the 2.0 ones
-NULL = "–"                   # how tables show a missing value
-FIXED3 = st.column_config.NumberColumn(format="%.3f")
+NULL = presentation.NULL     # how tables show a missing value
+EXPORTS = (  # (kind, label, MIME type, help)
+    ("csv", "CSV", "text/csv", "The compounds table with every rule's columns"),
+    ("xlsx", "Excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+     "Every table, the summary, notes, parameters and provenance"),
+    ("json", "JSON", "application/json", "Everything, to reload or process further"))
+# Excel files of more rows are built in the background (the variable lets tests lower it):
+LARGE_EXPORT_ROWS = int(os.environ.get("GANGLIOSIDE_LARGE_EXPORT_ROWS", 50_000))
+EXPORT_POLL_SECONDS = 1.0
+EXCEL_KEY = "results_excel_requested"
+FILTER_WIDTH = 220           # px of each Compounds filter; they wrap onto new rows
 # Selections outlive the tab that made them (widget states vanish with their hidden tab); each is
 # what its table or charts show selected the last time they were drawn:
 HIGHLIGHT_KEY = "results_highlight"   # row ids selected in the compounds table
 PICKED_KEY = "results_picked"         # row ids picked in the charts of the last chart tab drawn
 SHOWN_RUN_KEY = "results_shown_run"   # the run these selections belong to
+FOLLOWED_KEY = "results_followed"     # the selection the Regression tab last switched to
 
 
 def header(record) -> None:
@@ -56,29 +58,63 @@ def header(record) -> None:
     st.caption(" · ".join(d for d in details if d))
 
 
-def summary_cards(summary: dict) -> None:
-    with st.container(border=True, key="results_summary"):
-        columns = st.columns(len(SUMMARY_CARDS) + 1)
-        for column, (key, label, help_text) in zip(columns, SUMMARY_CARDS):
-            column.metric(label, ui.format_count(summary.get(key, 0)), help=help_text)
-        columns[-1].metric("Success rate", ui.format_rate(summary.get("success_rate")))
+def summary_cards(result) -> None:
+    """Headline cards in a wrapping row (each as wide as its number), and how they add up."""
+    with st.container(horizontal=True, key="results_summary", gap="small"):
+        for card in presentation.summary_cards(result):
+            st.metric(card.label, card.value, help=card.help, border=True, width="content")
+    st.caption(presentation.to_check_text(result))
 
 
-def downloads(result) -> None:
-    """Explanation line and the three exports, each built only when clicked."""
-    note, *buttons = st.columns([4, 1, 1, 1], vertical_alignment="center")
-    note.caption("Success rate = valid / (rows − invalid). Every row keeps the evidence of every "
-                 "rule: see Compounds.")
-    for column, (kind, label, mime, help_text) in zip(buttons, (
-            ("csv", "CSV", "text/csv", "The compounds table with every rule's columns"),
-            ("xlsx", "Excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             "Every table, the summary, warnings, parameters and provenance"),
-            ("json", "JSON", "application/json", "Everything, to reload or process further"))):
-        exporter = getattr(export, f"to_{kind}")
-        column.download_button(label, data=functools.partial(exporter, result),
+def downloads(result, run_id: str) -> None:
+    """The three exports, each built only when clicked (a large Excel file in the background,
+    with its progress shown), and what they contain."""
+    large = len(result.rows) > LARGE_EXPORT_ROWS
+    with st.container(horizontal=True, key="results_downloads", vertical_alignment="center"):
+        for kind, label, mime, help_text in EXPORTS:
+            if kind == "xlsx" and large:
+                large_excel(result, run_id)
+                continue
+            exporter = getattr(export, f"to_{kind}")
+            st.download_button(label, data=functools.partial(exporter, result),
                                file_name=export.export_file_name(result, kind), mime=mime,
                                key=f"results_download_{kind}", icon=":material/download:",
-                               width="stretch", on_click="ignore", help=help_text)
+                               on_click="ignore", help=help_text)
+        st.caption("Downloads keep the program's column names (e.g. rule1_basis for *Rests "
+                   "on*); the Method page lists each with its label here.", width="stretch")
+
+
+def large_excel(result, run_id: str) -> None:
+    """Excel of a large run: built in the background on request, offered when ready."""
+    _, label, mime, help_text = EXPORTS[1]
+    requested = f"{EXCEL_KEY}_{run_id}"
+    if not st.session_state.get(requested):
+        st.button(f"{label}…", key="results_prepare_xlsx", icon=":material/download:",
+                  on_click=request_excel, args=(result, run_id),
+                  help=f"{help_text}. {len(result.rows):,} rows: built in the background and "
+                       "offered when ready.")
+        return
+    job = ui.background_export(result, run_id, "xlsx")
+    if not job.done():
+        excel_progress(result, run_id)
+        return
+    st.download_button(label, data=job.result(), key="results_download_xlsx", mime=mime,
+                       file_name=export.export_file_name(result, "xlsx"),
+                       icon=":material/download:", on_click="ignore", help=help_text)
+
+
+def request_excel(result, run_id: str) -> None:
+    st.session_state[f"{EXCEL_KEY}_{run_id}"] = True
+    ui.background_export(result, run_id, "xlsx")
+
+
+@st.fragment(run_every=EXPORT_POLL_SECONDS)
+def excel_progress(result, run_id: str) -> None:
+    """A disabled button saying the file is being built; the page reruns once it is ready."""
+    if ui.background_export(result, run_id, "xlsx").done():
+        st.rerun(scope="app")
+    st.button("Building the Excel file…", key="results_building_xlsx", disabled=True,
+              icon=":material/hourglass_top:")
 
 
 # ---- linked selections ---------------------------------------------------------------------------
@@ -116,108 +152,135 @@ def chart(result, run_id: str, builder: str, key: str | None, file_stem: str,
 def overview_tab(result, run_id: str) -> None:
     warnings_panel(result)
     chart(result, run_id, "composition", None, "composition")
-    left, right = st.columns([1, 1], gap="large")
-    with left:
-        st.markdown("**Rule by rule**")
-        st.dataframe(ui.rule_counts(result), hide_index=True, width="stretch",
-                     key="results_rule_counts", placeholder=NULL,
-                     column_config={"Rule": st.column_config.TextColumn(width="small"),
-                                    "Count": st.column_config.NumberColumn(width="small")})
+    st.markdown("**Rule by rule** (a rule's count can differ from the final status; the last "
+                "column says why)")
+    st.table(ui.plain_table(presentation.rule_counts(result).set_index("Rule")))
     checks = result.chemistry_checks
     if not checks.empty:
-        with right:
-            st.markdown("**Chemistry checks** (reported beside the verdicts; they change no "
-                        "status)")
-            st.dataframe(checks, hide_index=True, width="stretch", key="results_chemistry",
-                         placeholder=NULL)
+        flagged = int(checks["flagged"].sum()) if "flagged" in checks else 0
+        with st.expander(f"Chemistry checks: {ui.plural(len(checks), 'check')}, {flagged:,} "
+                         "flagged (reported beside the verdicts; they change no status)"):
+            st.table(ui.plain_table(checks.set_index(checks.columns[0])))
 
 
 def warnings_panel(result) -> None:
+    """The notes of the analysis, each with a heading in words and lines for row numbers."""
     if not result.warnings:
         return
     serious = sum(w.severity == "warning" for w in result.warnings)
     label = ui.plural(len(result.warnings), "note") + " from the analysis" + (
         f" ({ui.plural(serious, 'warning')})" if serious else "")
+    line_of_row = presentation.line_map(result.rows)
     with st.expander(label, icon=":material/warning:" if serious else ":material/info:"):
-        st.dataframe(pd.DataFrame([{"Severity": w.severity, "Code": w.code,
-                                    "Head group": w.prefix, "Message": w.message}
-                                   for w in result.warnings]),
-                     hide_index=True, width="stretch", key="results_warnings",
-                     placeholder=NULL)
+        st.table(ui.plain_table(pd.DataFrame([
+            {"Note": labels.note_heading(w.code), "Head group": w.prefix or "",
+             "What it says": presentation.as_lines(w.message, line_of_row)}
+            for w in result.warnings]).set_index("Note")))
+
+
+def follow_selection(result, highlighted: tuple[int, ...]) -> None:
+    """Switch the plotted head group to that of the row selected last, once per selection."""
+    if highlighted and st.session_state.get(FOLLOWED_KEY) != highlighted:
+        prefixes = result.rows.set_index("row_id")["prefix"]
+        prefix = prefixes.get(highlighted[-1])
+        if isinstance(prefix, str):
+            st.session_state["results_prefix"] = prefix
+    st.session_state[FOLLOWED_KEY] = highlighted
 
 
 def regression_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
     prefixes = charts.plottable_prefixes(result)
     if prefixes:
-        left, right = st.columns(2, gap="large")
-        with left:
-            prefix = st.selectbox("Head group to plot", prefixes, key="results_prefix",
-                                  persist_state="page",
-                                  help="Head groups with an accepted model of their own first.")
-            picked = chart(result, run_id, "rt_vs_logp", "results_chart_rt",
-                           f"rt_vs_logp_{prefix}", prefix, highlighted)
-        with right:
-            picked += chart(result, run_id, "residual_z", "results_chart_residual",
-                            "residual_z", highlighted)
+        follow_selection(result, highlighted)
+        prefix = st.selectbox("Head group to plot", prefixes, key="results_prefix",
+                              persist_state="page",
+                              help="Every head group with usable rows, those with a line of their "
+                                   "own anchors first. Selecting a row in Compounds switches to "
+                                   "its head group.")
+        picked = chart(result, run_id, "rt_vs_logp", "results_chart_rt",
+                       f"rt_vs_logp_{prefix}", prefix, highlighted)
+        picked += chart(result, run_id, "residual_z", "results_chart_residual", "residual_z",
+                        highlighted)
         st.session_state[PICKED_KEY] = sorted(set(picked))
         st.caption("Click a point (shift-click for several, double-click to clear) to list those "
                    "rows in Compounds; rows selected there are outlined here.")
     else:
         st.info("No head group has usable rows to plot.")
     groups = result.groups
-    st.markdown("**Models by head group**")
-    st.dataframe(groups[[c for c in GROUP_COLUMNS if c in groups]], hide_index=True,
-                 width="stretch", height=320, key="results_groups", placeholder=NULL,
-                 column_config={"r2_cv": FIXED3, "rmse_cv": FIXED3, "scale_s": FIXED3,
-                                "anchor_spread_s": FIXED3,
-                                "prefix": st.column_config.TextColumn(pinned=True),
-                                "accepted": st.column_config.CheckboxColumn(),
-                                "equation_raw": st.column_config.TextColumn(width="large")})
+    shown = groups[[c for c in GROUP_COLUMNS if c in groups]]
+    if "judged_by" in shown:
+        shown = shown.assign(judged_by=shown["judged_by"].map(
+            lambda level: labels.MODEL_LEVELS.get(level, level)))
+    st.markdown("**Lines by head group**")
+    st.dataframe(shown, hide_index=True, width="stretch", height=320, key="results_groups",
+                 placeholder=NULL, column_config=ui.labelled_columns(
+                     shown.columns, prefix=st.column_config.TextColumn("Head group", pinned=True),
+                     accepted=st.column_config.CheckboxColumn("Own line accepted"),
+                     equation_raw=st.column_config.TextColumn("Line", width="large")))
     levels = result.model_levels
     if not levels.empty:
-        st.markdown("**Judging levels** (algorithm 2.0: how well each kind of model predicts "
-                    "anchors it did not see, and the scale s it judges with; see Method)")
-        st.dataframe(levels, hide_index=True, width="stretch", key="results_levels",
-                     placeholder=NULL, column_config={"r2_cv": FIXED3, "rmse_cv": FIXED3,
-                                                      "scale_s": FIXED3})
+        with st.expander("How well each kind of line predicts unseen anchors"):
+            st.dataframe(levels.assign(level=levels["level"].map(
+                             lambda level: labels.MODEL_LEVELS.get(level, level))),
+                         hide_index=True, width="stretch", key="results_levels",
+                         placeholder=NULL, column_config=ui.labelled_columns(
+                             levels.columns, level=st.column_config.TextColumn("Kind of line"),
+                             n=st.column_config.NumberColumn("Anchors tested")))
 
 
-def compounds_tab(rows: pd.DataFrame) -> None:
-    filters = st.columns([3, 2, 2, 2, 2])
-    text = filters[0].text_input("Search name or reason", key="results_search",
-                                 placeholder="e.g. GD1a or outlier", persist_state="page")
-    statuses = filters[1].multiselect("Status", STATUSES, key="results_status_filter",
-                                      placeholder="All", persist_state="page")
-    categories = filters[2].multiselect("Category", sorted(rows["category"].dropna().unique()),
-                                        key="results_category_filter", placeholder="All",
-                                        persist_state="page")
-    prefixes = filters[3].multiselect("Head group (prefix)",
-                                      sorted(rows["prefix"].dropna().unique()),
-                                      key="results_prefix_filter", placeholder="All",
-                                      persist_state="page")
-    flag = filters[4].selectbox("Rule flag", list(ui.RULE_FLAGS), key="results_flag_filter",
-                                persist_state="page")
+def compound_filters(rows: pd.DataFrame) -> dict:
+    """The filters of the Compounds tab, in a row that wraps on narrow screens."""
+    with st.container(horizontal=True, key="results_filters"):
+        text = st.text_input("Search name or reason", key="results_search", width=FILTER_WIDTH,
+                             placeholder="e.g. GD1a or 36:1", persist_state="page",
+                             help="Finds the text in names and in the Why column (which also "
+                                  "mentions rules that did not decide the status); use Status "
+                                  "to list the verdicts.")
+        statuses = st.multiselect("Status", STATUSES, key="results_status_filter",
+                                  placeholder="All", persist_state="page", width=FILTER_WIDTH)
+        bases = st.multiselect(
+            "Rests on", list(labels.BASES), key="results_basis_filter", placeholder="All",
+            persist_state="page", width=FILTER_WIDTH, help=labels.COLUMNS["rule1_basis"].help)
+        categories = st.multiselect("Category", sorted(rows["category"].dropna().unique()),
+                                    key="results_category_filter", placeholder="All",
+                                    persist_state="page", width=FILTER_WIDTH)
+        prefixes = st.multiselect("Head group", sorted(rows["prefix"].dropna().unique()),
+                                  key="results_prefix_filter", placeholder="All",
+                                  persist_state="page", width=FILTER_WIDTH)
+        flag = st.selectbox("Rule flag", list(ui.RULE_FLAGS), key="results_flag_filter",
+                            persist_state="page", width=FILTER_WIDTH)
+    return {"text": text, "statuses": statuses, "bases": bases if "rule1_basis" in rows else (),
+            "categories": categories, "prefixes": prefixes, "flag": flag}
+
+
+def compounds_tab(result) -> None:
+    rows = result.rows
+    filters = compound_filters(rows)
     picked = st.session_state.get(PICKED_KEY) or None
-    view = ui.filter_rows(rows, text=text, statuses=statuses, categories=categories,
-                          prefixes=prefixes, flag=flag, row_ids=picked)
+    view = ui.filter_rows(rows, **filters, row_ids=picked)
     if picked:
-        note, clear = st.columns([5, 1], vertical_alignment="center")
-        note.info(f"Showing the {ui.plural(len(picked), 'row')} picked in a chart.",
-                  icon=":material/filter_alt:")
-        clear.button("Show all rows", key="results_clear_chart_selection",
-                     on_click=forget_chart_selection)
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.info(f"Showing the {ui.plural(len(picked), 'row')} picked in a chart.",
+                    icon=":material/filter_alt:", width="stretch")
+            st.button("Show all rows", key="results_clear_chart_selection",
+                      on_click=forget_chart_selection)
     show_all = st.toggle("Show every column", key="results_all_columns", persist_state="page")
+    if view.empty:
+        st.info("No rows match these filters.", icon=":material/filter_alt_off:")
+        return
     columns = list(rows.columns) if show_all else [c for c in COMPOUND_COLUMNS if c in rows]
     selectable = len(view) <= ui.SELECTABLE_ROWS
-    config = {c: FIXED3 for c in ("RT", "predicted_rt", "residual", "z", "Log P")}
-    config["reasons"] = st.column_config.TextColumn(width="large")
-    config["confidence"] = st.column_config.ProgressColumn(
-        format="percent", min_value=0.0, max_value=1.0,
-        help="Probability that the verdict is right (algorithm 2.0)")
+    config = ui.labelled_columns(columns, reasons=st.column_config.TextColumn(
+        "Why", width="large", help="What every rule said; select the row to read it in full."),
+        confidence=st.column_config.ProgressColumn(
+            "Confidence", format="percent", min_value=0.0, max_value=1.0,
+            help=labels.COLUMNS["confidence"].help),
+        line=st.column_config.NumberColumn("Line", pinned=True,
+                                           help=labels.COLUMNS["line"].help))
     shown_ids = view["row_id"].tolist() if selectable else []
-    highlighted = set(st.session_state.get(HIGHLIGHT_KEY, ()))
+    highlighted = list(st.session_state.get(HIGHLIGHT_KEY, ()))
     state = st.dataframe(
-        view[columns], hide_index=True, width="stretch", height=460,
+        view, column_order=columns, hide_index=True, width="stretch", height=420,
         key="results_compounds_table", column_config=config, placeholder=NULL,
         on_select="rerun" if selectable else "ignore", selection_mode="multi-row",
         lazy=not selectable, selection_default={"selection": {"rows": [
@@ -225,10 +288,26 @@ def compounds_tab(rows: pd.DataFrame) -> None:
         if selectable else None)
     if selectable:
         positions = ui.selected_table_rows(state)
-        st.session_state[HIGHLIGHT_KEY] = [shown_ids[p] for p in positions if p < len(shown_ids)]
+        chosen = [shown_ids[p] for p in positions if p < len(shown_ids)]
+        # the newest selection last, so the detail pane and the Regression tab follow it
+        st.session_state[HIGHLIGHT_KEY] = [i for i in highlighted if i in chosen] + \
+            [i for i in chosen if i not in highlighted]
     st.caption(f"{len(view):,} of {len(rows):,} rows. "
-               + ("Select rows to outline them in the charts." if selectable else
-                  "Narrow the filters to select rows."))
+               + ("Select a row to read why in full; selected rows are outlined in the charts."
+                  if selectable else "Narrow the filters to select rows."))
+    selected = st.session_state.get(HIGHLIGHT_KEY)
+    if selected:
+        row_detail(rows.set_index("row_id").loc[selected[-1]], presentation.line_map(rows))
+
+
+def row_detail(row: pd.Series, line_of_row: dict[int, int]) -> None:
+    """The selected peak in full: verdict, what it rests on, and every rule's note."""
+    detail = presentation.row_detail(row, line_of_row)
+    with st.container(border=True, key="results_row_detail"):
+        st.markdown(f"**{ui.plain(detail['title'])}**")
+        st.markdown(f"Status **{detail['status']}** (confidence {detail['confidence']}): "
+                    f"{detail['meaning']}  \nRests on: {ui.plain(detail['rests_on'])}")
+        st.markdown("\n".join(f"- {ui.plain(reason)}" for reason in detail["reasons"]))
 
 
 def fragments_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
@@ -239,23 +318,40 @@ def fragments_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
     if events.empty:
         st.info("Rule 5 found no in-source fragments.")
         return
-    table = events.assign(fragment_row_ids=events["fragment_row_ids"].map(ui.id_list))
-    state = st.dataframe(table, hide_index=True, width="stretch", height=300,
-                         key="results_events", on_select="rerun", selection_mode="single-row",
-                         placeholder=NULL, column_config={"rt_min": FIXED3, "rt_max": FIXED3})
+    line_of_row = presentation.line_map(result.rows)
+    table = events.assign(
+        parent_line=events["parent_row_id"].map(line_of_row),
+        fragment_lines=events["fragment_row_ids"].map(
+            lambda ids: ui.id_list(line_of_row[i] for i in ids)))
+    columns = ["event_id", "parent_name", "parent_line", "fragment_lines", "n_fragments",
+               "tail", "rt_min", "rt_max", "summed_volume"]
+    state = st.dataframe(table, column_order=[c for c in columns if c in table],
+                         hide_index=True, width="stretch", height=300, key="results_events",
+                         on_select="rerun", selection_mode="single-row", placeholder=NULL,
+                         column_config=ui.labelled_columns(
+                             columns, n_fragments=st.column_config.NumberColumn("Fragments"),
+                             tail=st.column_config.TextColumn("Ceramide"),
+                             rt_min=st.column_config.NumberColumn("First RT (min)",
+                                                                  format="%.3f"),
+                             rt_max=st.column_config.NumberColumn("Last RT (min)",
+                                                                  format="%.3f"),
+                             summed_volume=st.column_config.NumberColumn("Summed volume",
+                                                                         format="%,.0f")))
     picked = ui.selected_table_rows(state)
     if picked:
         event = events.iloc[picked[0]]
         members = [event["parent_row_id"], *event["fragment_row_ids"]]
-        st.markdown(f"**Rows of event {event['event_id']}** (parent first)")
+        st.markdown(f"**Peaks of event {event['event_id']}** (parent first)")
         rows = result.rows.set_index("row_id").loc[members].reset_index()
         columns = [c for c in EVENT_ROW_COLUMNS if c in rows]
-        st.dataframe(rows[columns], hide_index=True, width="stretch",
+        st.dataframe(rows, column_order=columns, hide_index=True, width="stretch",
                      key="results_event_rows", placeholder=NULL,
-                     column_config={"RT": FIXED3, "rule5_rt_diff": FIXED3,
-                                    "rule5_fragment_probability": st.column_config.ProgressColumn(
-                                        "P(fragment)", format="percent", min_value=0.0,
-                                        max_value=1.0, help=FRAGMENT_PROBABILITY_HELP)})
+                     column_config=ui.labelled_columns(
+                         columns, rule5_rt_diff=st.column_config.NumberColumn(
+                             "RT − parent RT (min)", format="%+.3f"),
+                         rule5_fragment_probability=st.column_config.ProgressColumn(
+                             "P(fragment)", format="percent", min_value=0.0, max_value=1.0,
+                             help=labels.COLUMNS["rule5_fragment_probability"].help)))
     st.session_state[PICKED_KEY] = chart(result, run_id, "fragment_events",
                                          "results_chart_fragments", "fragment_events",
                                          highlighted)
@@ -269,10 +365,22 @@ def oacetylation_tab(result) -> None:
     if pairs.empty:
         st.info("No O-acetylated peaks in this table.")
         return
-    st.dataframe(pairs, hide_index=True, width="stretch", key="results_oac", placeholder=NULL,
-                 column_config={"rt_oac": FIXED3, "rt_base": FIXED3,
-                                "rt_shift": st.column_config.NumberColumn(format="%+.3f"),
-                                "note": st.column_config.TextColumn(width="large")})
+    line_of_row = presentation.line_map(result.rows)
+    table = pairs.assign(oac_line=pairs["oac_row_id"].map(line_of_row),
+                         base_line=pairs["base_row_id"].map(line_of_row),
+                         note=pairs["note"].map(lambda n: presentation.as_lines(str(n),
+                                                                                line_of_row)))
+    columns = ["oac_line", "oac_name", "oac_count", "base_line", "base_name", "rt_oac",
+               "rt_base", "rt_shift", "verdict", "note"]
+    st.dataframe(table, column_order=columns, hide_index=True, width="stretch", key="results_oac",
+                 placeholder=NULL, column_config=ui.labelled_columns(
+                     columns, oac_name=st.column_config.TextColumn("O-acetylated peak"),
+                     oac_count=st.column_config.NumberColumn("OAc groups"),
+                     base_name=st.column_config.TextColumn("Same species, one OAc fewer"),
+                     rt_oac=st.column_config.NumberColumn("RT (min)", format="%.3f"),
+                     rt_base=st.column_config.NumberColumn("RT without (min)", format="%.3f"),
+                     rt_shift=st.column_config.NumberColumn("Shift (min)", format="%+.3f"),
+                     note=st.column_config.TextColumn("Note", width="large")))
 
 
 # ---- page ----------------------------------------------------------------------------------------
@@ -304,8 +412,8 @@ if result is None:
     st.stop()
 
 reset_selections_for(run_id)
-summary_cards(result.summary)
-downloads(result)
+summary_cards(result)
+downloads(result, run_id)
 highlighted = tuple(st.session_state.get(HIGHLIGHT_KEY, ()))
 tabs = dict(zip(TABS, st.tabs(TABS, key="results_tab", bind="query-params")))
 if tabs["Overview"].open:
@@ -316,7 +424,7 @@ if tabs["Regression"].open:
         regression_tab(result, run_id, highlighted)
 if tabs["Compounds"].open:
     with tabs["Compounds"]:
-        compounds_tab(result.rows)
+        compounds_tab(result)
 if tabs["Fragments"].open:
     with tabs["Fragments"]:
         fragments_tab(result, run_id, highlighted)

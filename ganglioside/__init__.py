@@ -5,19 +5,31 @@ Typical use::
     from ganglioside import read_table, analyze
     result = analyze(read_table("peaks.csv"))
     result.rows  # one row per input row, with its status and reasons
+
+The names below are imported on first use, so importing one light module (``ganglioside.labels``,
+``ganglioside.reader``) does not pay for the statistics libraries the analysis needs.
 """
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-from .analysis import ALGORITHM_VERSION, analyze  # noqa: E402
-from .errors import (AnalysisCancelled, GangliosideError, InputError,  # noqa: E402
-                     NameParseError, ParameterError)
-from .params import AnalysisParams  # noqa: E402
-from .reader import InputTable, read_table  # noqa: E402
-from .result import AnalysisResult, AnalysisWarning  # noqa: E402
+_EXPORTS = {
+    "ALGORITHM_VERSION": "analysis", "analyze": "analysis",
+    "AnalysisCancelled": "errors", "GangliosideError": "errors", "InputError": "errors",
+    "NameParseError": "errors", "ParameterError": "errors", "AnalysisParams": "params",
+    "InputTable": "reader", "read_table": "reader", "AnalysisResult": "result",
+    "AnalysisWarning": "result",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "ALGORITHM_VERSION", "AnalysisCancelled", "AnalysisParams", "AnalysisResult",
-    "AnalysisWarning", "GangliosideError", "InputError", "InputTable", "NameParseError",
-    "ParameterError", "analyze", "read_table",
-]
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    if name.isidentifier() and not name.startswith("_"):
+        try:  # ``from ganglioside import limits`` and other submodules
+            return import_module(f".{name}", __name__)
+        except ModuleNotFoundError:
+            pass
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,7 +30,10 @@ MODEL_COLOUR = "#444444"
 SELECTION = "select"
 SELECTABLE_VIEW = "rows"   # a fixed view name keeps the chart spec identical across reruns
 ROW_TOOLTIP = [alt.Tooltip("Name:N"), alt.Tooltip("RT:Q", format=".3f"),
-               alt.Tooltip("status:N"), alt.Tooltip("row_id:Q", title="row")]
+               alt.Tooltip("status:N"), alt.Tooltip("line:Q", title="line in file")]
+VALUE_FORMAT = ".3~f"        # axis ticks: at most 3 decimals, none padded (one point: "10.126")
+COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)   # counts never get fractional ticks
+WEAK_LINE_COLOUR = STATUS_COLOURS["possible isomer"]
 
 
 # --- shared pieces ----------------------------------------------------------------------------
@@ -44,6 +47,7 @@ def _point_rows(rows: pd.DataFrame, highlight_row_ids: Iterable[int]) -> pd.Data
     highlighted = rows["row_id"].isin(list(highlight_row_ids)).to_numpy()
     return pd.DataFrame({
         "row_id": rows["row_id"].to_numpy(np.int64),
+        "line": rows["line"].to_numpy(np.int64),
         "Name": rows["Name"].astype(object).to_numpy(),
         "RT": rows["RT"].to_numpy(float),
         "log_p": rows["Log P"].to_numpy(float),
@@ -129,21 +133,73 @@ def rt_vs_logp(result: AnalysisResult, prefix: str, highlight_row_ids=()) -> alt
     group = groups.iloc[0] if len(groups) else None
     points, note = _points(rows, highlight_row_ids)
     threshold = result.parameters.outlier_threshold
-    x = alt.X("log_p:Q", title="Log P", scale=alt.Scale(zero=False))
-    y = alt.Y("RT:Q", title="RT (min)", scale=alt.Scale(zero=False))
+    x = alt.X("log_p:Q", title="Log P", scale=alt.Scale(zero=False),
+              axis=alt.Axis(format=VALUE_FORMAT))
+    y = alt.Y("RT:Q", title="RT (min)", scale=alt.Scale(zero=False),
+              axis=alt.Axis(format=VALUE_FORMAT))
     tooltip = [*ROW_TOOLTIP, alt.Tooltip("log_p:Q", title="Log P"),
                alt.Tooltip("predicted_rt:Q", title="predicted RT", format=".3f"),
                alt.Tooltip("z:Q", format=".2f"), alt.Tooltip("anchor:N", title="Anchor")]
-    layers = [*_model_lines(rows, group, threshold),
+    own_lines = _model_lines(rows, group, threshold)
+    layers = [*own_lines, *_judged_lines(rows, skip_main=bool(own_lines)),
               alt.Chart(points[points["predicted_rt"].notna()]).mark_tick(
                   orient="horizontal", color=MODEL_COLOUR, thickness=1.5, size=12).encode(
                   x=x, y=alt.Y("predicted_rt:Q"),
                   tooltip=[alt.Tooltip("Name:N"),
                            alt.Tooltip("predicted_rt:Q", title="predicted RT", format=".3f")]),
               _row_marks(points, x, y, tooltip)]
-    return alt.layer(*layers).properties(
+    return alt.layer(*layers).resolve_scale(color="independent").properties(
         title=_title(f"{prefix}: RT against Log P", *_model_text(group, rows, threshold), note),
         width=WIDTH, height=360)
+
+
+def _judged_lines(rows: pd.DataFrame, skip_main: bool) -> list:
+    """Every line the rows were judged with: the main line and each parallel isomer line,
+    labelled (weakly supported isomer lines in the possible-isomer colour).
+
+    The lines are parallel, so one least-squares fit of the rows' predicted RTs on Log P (and
+    double bonds, when they vary) with an intercept per line recovers them; each is drawn over
+    the Log P range of its rows, once per double-bond count it has. Rows judged through related
+    head groups only have no line of their own here (their ticks show what they were judged by).
+    """
+    if "isomer_series" not in rows or "rule1_basis" not in rows:
+        return []
+    judged = rows[rows["predicted_rt"].notna() & rows["rule1_basis"].ne("composition only")]
+    if judged.empty:
+        return []
+    series = judged["isomer_series"].astype(float).fillna(1).astype(int).to_numpy()
+    log_p = judged["Log P"].to_numpy(float)
+    bonds = judged["double_bonds"].astype(float).fillna(0).to_numpy()
+    lines = np.unique(series)
+    design = [log_p] + ([bonds] if np.ptp(bonds) > 0 else []) + \
+        [(series == line).astype(float) for line in lines]
+    coef = np.linalg.lstsq(np.column_stack(design), judged["predicted_rt"].to_numpy(float),
+                           rcond=None)[0]
+    bond_slope = coef[1] if np.ptp(bonds) > 0 else 0.0
+    weak = set(series[judged["rule1_basis"].eq("weak isomer line").to_numpy()])
+    segments = []
+    for line, intercept in zip(lines, coef[-len(lines):]):
+        if skip_main and line == 1:
+            continue
+        mine = series == line
+        name = "main line" if line == 1 else f"isomer line {line}" + (
+            " (weak)" if line in weak else "")
+        for bond in np.unique(bonds[mine]):
+            for x in (log_p[mine].min(), log_p[mine].max()):
+                segments.append({"line_label": name, "double_bonds": bond, "log_p": x,
+                                 "line_rt": intercept + coef[0] * x + bond_slope * bond})
+    if not segments:
+        return []
+    points = pd.DataFrame(segments).astype({"line_label": object})
+    names = sorted(set(points["line_label"]), key=lambda n: (n != "main line", n))
+    colours = [WEAK_LINE_COLOUR if name.endswith("(weak)") else MODEL_COLOUR for name in names]
+    return [alt.Chart(points).mark_line(strokeDash=[6, 3]).encode(
+        x="log_p:Q", y="line_rt:Q", detail="double_bonds:N",
+        color=alt.Color("line_label:N", title="Line",
+                        scale=alt.Scale(domain=names, range=colours)),
+        tooltip=[alt.Tooltip("line_label:N", title="line"), alt.Tooltip("line_rt:Q",
+                                                                        title="line RT",
+                                                                        format=".3f")])]
 
 
 def _model_text(group: pd.Series | None, rows: pd.DataFrame, threshold: float) -> list[str]:
@@ -220,8 +276,8 @@ def residual_z(result: AnalysisResult, highlight_row_ids=()) -> alt.LayerChart:
         color=STATUS_COLOURS["valid"], opacity=0.1).encode(y="low:Q", y2="high:Q")
     edges = alt.Chart(pd.DataFrame({"z": [-threshold, threshold]})).mark_rule(
         color=STATUS_COLOURS["outlier"], strokeDash=[4, 4]).encode(y="z:Q")
-    x = alt.X("row_id:Q", title="Row")
-    y = alt.Y("z_shown:Q", title="z = residual / s")
+    x = alt.X("line:Q", title="Line in file", axis=COUNT_AXIS, scale=alt.Scale(zero=False))
+    y = alt.Y("z_shown:Q", title="Distance from the line (z)", axis=alt.Axis(format=VALUE_FORMAT))
     tooltip = [*ROW_TOOLTIP, alt.Tooltip("z:Q", format=".2f"),
                alt.Tooltip("predicted_rt:Q", title="predicted RT", format=".3f")]
     count = int(clipped.sum())
@@ -252,14 +308,14 @@ def composition(result: AnalysisResult) -> alt.Chart:
     colours = {**CATEGORY_COLOURS, "modifier": MODIFIER_COLOUR}
     return alt.Chart(bars).mark_bar().encode(
         y=alt.Y("label:N", title=None, sort=None),
-        x=alt.X("rows:Q", title="Rows"),
+        x=alt.X("rows:Q", title="Rows", axis=COUNT_AXIS),
         color=alt.Color("colour_key:N", legend=None,
                         scale=alt.Scale(domain=list(colours), range=list(colours.values()))),
-        column=alt.Column("panel:N", title=None, sort=["By category", "By modifier"]),
+        row=alt.Row("panel:N", title=None, sort=["By category", "By modifier"]),
         tooltip=[alt.Tooltip("label:N", title="group"), alt.Tooltip("description:N"),
                  alt.Tooltip("rows:Q"), alt.Tooltip("distinct_names:Q", title="distinct names")],
     ).resolve_scale(y="independent", x="independent").properties(
-        title=_title("Composition", "rows per category and per modifier"), width=220)
+        title=_title("Composition", "rows per category and per modifier"), width=240)
 
 
 # --- fragment events ------------------------------------------------------------------------------
@@ -337,3 +393,69 @@ def _shown_events(events: pd.DataFrame, members: pd.DataFrame, highlighted: set)
     ordered = sorted(events["event_id"], key=lambda e: (e not in with_highlight, e))[:MAX_EVENTS]
     size = members["event_id"].value_counts().reindex(ordered, fill_value=0).to_numpy()
     return [event for event, total in zip(ordered, np.cumsum(size)) if total <= MAX_POINTS]
+
+
+# --- the Method page's figures --------------------------------------------------------------------
+
+FIGURE_SIZE = {"width": 260, "height": 140}
+
+
+def rule_figure(rule: str) -> alt.LayerChart | alt.Chart:
+    """A small drawing of what a rule checks, on made-up peaks (``rule``: "1", "2-3", "4", "5")."""
+    return {"1": _rule1_figure, "2-3": _isomer_figure, "4": _oac_figure,
+            "5": _fragment_figure}[rule]().properties(**FIGURE_SIZE)
+
+
+def _rule1_figure() -> alt.LayerChart:
+    log_p = np.array([0.5, 1.2, 2.0, 2.8, 3.5, 4.3, 1.6, 3.1])
+    rt = 8 + 1.2 * log_p + np.array([0.1, -0.1, 0.05, -0.05, 0.1, -0.08, 0.6, 0.62])
+    status = ["valid"] * 6 + ["valid", "valid"]
+    rt_outlier = pd.DataFrame({"log_p": [2.4], "rt": [13.2], "status": ["outlier"]})
+    points = pd.concat([pd.DataFrame({"log_p": log_p, "rt": rt, "status": status}), rt_outlier])
+    lines = pd.DataFrame({"log_p": [0.3, 4.5, 1.4, 3.3], "rt": [8.36, 13.4, 10.28, 12.56],
+                          "line": ["main line"] * 2 + ["isomer line"] * 2})
+    x = alt.X("log_p:Q", title="Log P", axis=alt.Axis(labels=False, ticks=False))
+    y = alt.Y("rt:Q", title="RT", scale=alt.Scale(zero=False),
+              axis=alt.Axis(labels=False, ticks=False))
+    drawn = alt.Chart(lines).mark_line(strokeDash=[6, 3], color=MODEL_COLOUR).encode(
+        x=x, y=y, detail="line:N")
+    dots = alt.Chart(points).mark_point(filled=True, size=60).encode(
+        x=x, y=y, color=_status_colour())
+    return alt.layer(drawn, dots)
+
+
+def _isomer_figure() -> alt.Chart:
+    peaks = pd.DataFrame({"rt": [9.6, 10.1, 10.9], "peak": ["GD1a", "GD1b", "GM1"],
+                          "status": ["valid", "valid", "valid"], "row": ["GD1", "GD1", "GM1"]})
+    return alt.Chart(peaks).mark_text(dy=-10).encode(
+        x=alt.X("rt:Q", title="RT", scale=alt.Scale(zero=False),
+                axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("row:N", title=None), text="peak:N") + alt.Chart(peaks).mark_point(
+        filled=True, size=60).encode(x="rt:Q", y="row:N", color=_status_colour())
+
+
+def _oac_figure() -> alt.LayerChart:
+    pair = pd.DataFrame({"rt": [10.0, 10.6], "peak": ["GD1", "GD1+OAc"],
+                         "status": ["valid", "valid"]})
+    arrow = alt.Chart(pd.DataFrame({"rt": [10.05], "rt2": [10.55]})).mark_rule(
+        color=MODEL_COLOUR).encode(x="rt:Q", x2="rt2:Q", y=alt.value(70))
+    x = alt.X("rt:Q", title="RT (one OAc more: later)", scale=alt.Scale(zero=False),
+              axis=alt.Axis(labels=False, ticks=False))
+    dots = alt.Chart(pair).mark_point(filled=True, size=80).encode(
+        x=x, y=alt.value(70), color=_status_colour())
+    names = alt.Chart(pair).mark_text(dy=-14).encode(x=x, y=alt.value(70), text="peak:N")
+    return alt.layer(arrow, dots, names)
+
+
+def _fragment_figure() -> alt.LayerChart:
+    peaks = pd.DataFrame({"rt": [10.0, 10.02], "volume": [100, 6],
+                          "peak": ["GD1 (parent)", "GM1 (fragment)"],
+                          "status": ["valid", "fragment"]})
+    x = alt.X("rt:Q", title="RT (the same)", scale=alt.Scale(domain=[9.9, 10.12]),
+              axis=alt.Axis(labels=False, ticks=False))
+    bars = alt.Chart(peaks).mark_bar(size=14).encode(
+        x=x, y=alt.Y("volume:Q", title="Volume", axis=alt.Axis(labels=False, ticks=False)),
+        color=_status_colour())
+    names = alt.Chart(peaks).mark_text(dy=-8, align="left").encode(
+        x=x, y="volume:Q", text="peak:N")
+    return alt.layer(bars, names)

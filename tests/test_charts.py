@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import altair as alt
@@ -230,7 +231,7 @@ def test_composition_counts_rows_per_category_and_modifier_in_spec_colours():
                                                           "modifier": charts.MODIFIER_COLOUR}
     assert scale["domain"][:6] == ["GA", "GM", "GD", "GT", "GQ", "GP"]
     assert CATEGORY_COLOURS["GD"] == "#ff7f0e"
-    assert spec["encoding"]["column"]["field"] == "panel"
+    assert spec["encoding"]["row"]["field"] == "panel"  # stacked: fits a phone
 
 
 # --- fragment events -----------------------------------------------------------------------------
@@ -281,7 +282,7 @@ def test_fragment_events_without_events_is_an_empty_chart():
 
 # --- on a real analysis ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=["2.0", "1.0"])
+@pytest.fixture(scope="module", params=["2.1", "2.0", "1.0"])
 def sample_result(request) -> AnalysisResult:
     return analyze(read_table(DATA / "testwork_user.csv"),
                    AnalysisParams(algorithm_version=request.param))
@@ -311,3 +312,45 @@ def test_every_chart_renders_to_png_and_svg(sample_result):
         png = io.BytesIO()
         chart.save(png, format="png")
         assert png.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_head_group_plots_with_every_line_it_was_judged_with():
+    result = analyze(read_table(DATA / "testwork_user.csv"))
+    rows = result.rows
+    assert sorted(charts.plottable_prefixes(result)) == sorted(result.groups["prefix"])
+    for prefix in charts.plottable_prefixes(result):
+        chart = charts.rt_vs_logp(result, prefix).to_dict()
+        judged = rows[(rows["prefix"] == prefix) & rows["predicted_rt"].notna()
+                      & rows["rule1_basis"].ne("composition only")]
+        series = set(judged["isomer_series"].dropna().astype(int))
+        lines = {p["line_label"] for layer in chart["layer"]
+                 for p in chart["datasets"].get(layer.get("data", {}).get("name"), [])
+                 if "line_label" in p}
+        own = {p["line"] for layer in chart["layer"]
+               for p in chart["datasets"].get(layer.get("data", {}).get("name"), [])
+               if p.get("line") == "model"}
+        drawn = {int(n.split()[2]) for n in lines if n.startswith("isomer")} | (
+            {1} if "main line" in lines or own else set())
+        assert series - {1} <= drawn, prefix
+    weak = rows.loc[rows["rule1_basis"].eq("weak isomer line"), "prefix"].iloc[0]
+    spec = charts.rt_vs_logp(result, weak).to_dict()
+    scales = [layer["encoding"]["color"]["scale"] for layer in spec["layer"]
+              if layer.get("encoding", {}).get("color", {}).get("field") == "line_label"]
+    assert any(dict(zip(s["domain"], s["range"])).get(name) == "#9467bd"
+               for s in scales for name in s["domain"] if name.endswith("(weak)"))
+
+
+def test_count_axes_have_whole_ticks_and_values_are_not_padded(sample_result):
+    spec = charts.residual_z(sample_result).to_dict()
+    x = next(layer["encoding"]["x"] for layer in spec["layer"]
+             if layer["encoding"].get("x", {}).get("field") == "line")
+    assert x["axis"]["tickMinStep"] == 1 and x["axis"]["format"] == "d"
+    assert charts.composition(sample_result).to_dict()["encoding"]["x"]["axis"]["format"] == "d"
+
+
+@pytest.mark.parametrize("rule", ["1", "2-3", "4", "5"])
+def test_method_figures_are_valid_small_charts(rule):
+    spec = charts.rule_figure(rule).to_dict()   # validated against the Vega-Lite schema
+    assert (spec["width"], spec["height"]) == (charts.FIGURE_SIZE["width"],
+                                               charts.FIGURE_SIZE["height"])
+    assert not re.search(r"#[0-9a-fA-F]{6}", json.dumps(spec.get("title", "")))

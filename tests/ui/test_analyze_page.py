@@ -41,9 +41,8 @@ def test_demo_data_runs_end_to_end_and_opens_in_results(app, store):
     record = submitted_run(app, store)
     assert record.status == "completed", record.error
     assert record.file_name == "demo_gangliosides.csv"
-    assert "Analysis complete" in texts(app.success)
-    open_page(app, "results", record.id)
-    no_exception(app)
+    # a run finished within a second opens its results at once, without a progress bar
+    assert [tab.label for tab in app.tabs][:1] == ["Overview"]
     assert metric(app, "Rows") == f"{record.summary['total_rows']:,}"
 
 
@@ -83,8 +82,8 @@ def test_row_problems_are_listed_before_running(app):
     upload(app, "small.csv", data)
     no_exception(app)
     assert metric(app, "Row problems") == "1"
-    problems = table_with(app, "Line", "Problem")
-    assert problems["Line"].tolist() == [2]
+    problems = next(t.value for t in app.table if "Problem" in t.value.columns)
+    assert problems.index.tolist() == [2]  # the file's line
     assert "RT" in problems["Problem"].iloc[0] and "soon" in problems["Problem"].iloc[0]
     assert not run_button(app).disabled
 
@@ -174,6 +173,7 @@ def test_a_link_to_another_run_replaces_the_demo_choice(app, store):
     by_key(app.button, "analyze_demo").click().run()
     record = submitted_run(app, store)
     assert app.query_params["run"] == record.id
+    open_page(app, "analyze", record.id)             # back from its results
     assert run_button(app).label == "Run analysis"   # still the demo, ready for new settings
     other = completed_run(store, "testwork_small.csv")
     app.query_params["run"] = other                  # e.g. "Run again…" from History
@@ -197,13 +197,37 @@ def workbook() -> bytes:
     return data.getvalue()
 
 
-def test_excel_upload_offers_its_sheets(app, store, workbook):
+def test_excel_upload_reads_the_one_sheet_with_the_columns(app, store, workbook):
     upload(app, "peaks.xlsx", workbook)
     sheet = by_key(app.selectbox, "analyze_sheet")
-    assert sheet.options == ["Notes", "Peaks"]
-    assert "missing required columns" in texts(app.error)
-    sheet.set_value("Peaks").run()
-    no_exception(app)
+    assert sheet.options == ["Automatic (the sheet with the columns)", "Notes", "Peaks"]
+    assert not app.error
+    assert "Read sheet 'Peaks'" in texts(app.info)
     assert metric(app, "Rows") == "5"
     record = submitted_run(app, store)
-    assert (record.status, record.sheet) == ("completed", "Peaks")
+    assert record.status == "completed"
+
+
+def test_a_chosen_sheet_without_the_columns_points_to_the_selector(app, workbook):
+    upload(app, "peaks.xlsx", workbook)
+    by_key(app.selectbox, "analyze_sheet").set_value("Notes").run()
+    no_exception(app)
+    error = texts(app.error)
+    assert "missing required columns" in error and "Worksheet on the Analyze page" in error
+    by_key(app.selectbox, "analyze_sheet").set_value("Peaks").run()
+    assert metric(app, "Rows") == "5" and not app.error
+
+
+def test_an_image_named_csv_is_not_a_text_table(app):
+    upload(app, "peaks.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    no_exception(app)
+    error = texts(app.error)
+    assert "not a text table" in error and "PNG" in error
+    assert "more cells" not in error and "found:" not in error
+
+
+def test_file_size_in_one_format(app):
+    upload(app, "testwork_user.csv", sample_bytes("testwork_user.csv"))
+    size = len(sample_bytes("testwork_user.csv"))
+    assert size > 1000
+    assert f"({size / 1000:.1f} kB)" in texts(app.caption)

@@ -1,31 +1,47 @@
-"""Method page: the rules explained, tables generated from the core."""
+"""Method page: one screen for chemists (rules with figures, statuses), details in expanders."""
 
-from apptest_support import REPO, no_exception, open_page, table_with
+import re
 
-from ganglioside.composition import CATEGORIES
+from apptest_support import REPO, no_exception, open_page
+
+from ganglioside import labels
 from ganglioside.params import PARAMETER_SPECS, AnalysisParams
+
+
+def table(app, column: str):
+    return next(t.value for t in app.table if column in t.value.columns)
+
+
+def test_each_rule_has_a_card_with_a_figure_and_each_status_its_meaning(app):
+    open_page(app, "method")
+    no_exception(app)
+    shown = "\n".join(m.value for m in app.markdown)
+    for rule in ("Rule 1", "Rules 2-3", "Rule 4", "Rule 5"):
+        assert f"**{rule} · " in shown
+    assert len(app.get("vega_lite_chart")) == 4
+    meanings = table(app, "Meaning")
+    assert meanings.index.tolist() == list(labels.STATUS_MEANINGS)
+
+
+def test_the_statistics_are_in_expanders_without_repository_paths_or_hex_colours(app):
+    open_page(app, "method")
+    document = (REPO / "docs" / "method.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", document, flags=re.MULTILINE)
+    expanders = [e.label for e in app.expander]
+    assert expanders[:len(headings)] == headings
+    assert {"Parameters", "Column names in the downloads"} <= set(expanders)
+    shown = "\n".join(str(m.value) for m in app.markdown) + "\n".join(
+        t.value.to_string() for t in app.table)
+    assert not re.search(r"#[0-9a-fA-F]{6}\b", shown)
+    assert not re.search(r"\]\((?!http)[^)]*\)", shown), "links to repository files"
+    assert "docs/" not in shown and ".py" not in shown
 
 
 def test_parameter_table_lists_every_parameter_with_its_default(app):
     open_page(app, "method")
-    no_exception(app)
-    table = table_with(app, "Parameter", "Default", "Allowed")
-    names = table["Parameter"].tolist()
-    assert names[:len(PARAMETER_SPECS)] == [spec.name for spec in PARAMETER_SPECS]
-    defaults = dict(zip(table["Parameter"], table["Default"]))
+    parameters = table(app, "Parameter")
+    assert parameters["Parameter"].tolist()[:len(PARAMETER_SPECS)] == \
+        [spec.name for spec in PARAMETER_SPECS]
+    defaults = dict(zip(parameters["Parameter"], parameters["Default"]))
     assert defaults["outlier_threshold"] == f"{AnalysisParams().outlier_threshold:g}"
-    assert defaults["rt_tolerance"].startswith(f"{AnalysisParams().rt_tolerance:g}")
     assert defaults["apply_fragment_status"] == "on"
-
-
-def test_the_method_document_is_shown_then_the_generated_tables(app):
-    open_page(app, "method")
-    shown = "\n".join(m.value for m in app.markdown)
-    document = (REPO / "docs" / "method.md").read_text(encoding="utf-8")
-    assert document in shown
-    assert all(rule in document for rule in ("Rule 1", "Rules 2-3", "Rule 4", "Rule 5"))
-    assert [h.value for h in app.header] == ["Final status", "Parameters",
-                                             "Categories and modifiers", "Reproducibility"]
-    categories = table_with(app, "Category", "Colour")
-    assert categories["Category"].tolist() == list(CATEGORIES)
-    assert categories.set_index("Category").loc["GD", "Colour"] == CATEGORIES["GD"].colour

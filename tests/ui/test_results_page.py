@@ -1,15 +1,18 @@
 """Results page: summary cards, tabs, filters, linked selections, downloads, run states."""
 
+import json
+
 import pyarrow as pa
 import pytest
 from apptest_support import (by_key, completed_run, no_exception, open_page, page_links,
                              raw_texts, sample_bytes, table_with, texts)
 
 import ui_helpers as ui
+from ganglioside import presentation
 from ganglioside.runs.store import RunStore
 
-CARDS = {"Rows": "total_rows", "Anchors": "anchors", "Valid": "valid", "Outliers": "outlier",
-         "Fragments": "fragment", "Unverified": "unverified", "Invalid": "invalid"}
+CARDS = {"Valid": ("valid",), "To check": ("outlier", "fragment", "possible isomer"),
+         "Unverified": ("unverified",), "Invalid": ("invalid",)}
 
 
 @pytest.fixture
@@ -32,6 +35,14 @@ def compounds(app):
     return table_with(app, "row_id", "status", "reasons")
 
 
+def shown_columns(app, *columns: str) -> list[str]:
+    """The on-screen labels of the columns a drawn table shows, in order."""
+    frame = next(f for f in app.dataframe if set(columns) <= set(f.value.columns))
+    order = list(frame.proto.column_order) or list(frame.value.columns)
+    config = json.loads(frame.proto.columns)
+    return [config.get(c, {}).get("label", c) for c in order]
+
+
 def chart_tables(chart) -> list[pa.Table]:
     """The data tables a drawn Vega-Lite chart carries (Arrow streams in its proto)."""
     return [pa.ipc.open_stream(dataset.data.data).read_all() for dataset in chart.proto.datasets]
@@ -44,36 +55,53 @@ def open_tab(app, tab: str):
     return app
 
 
-def test_summary_cards_show_the_stored_summary(results, store, sample_run):
-    summary = store.load_result(sample_run).summary
-    for label, key in CARDS.items():
-        assert metric(results, label) == f"{summary[key]:,}"
-    assert metric(results, "Success rate") == f"{100 * summary['success_rate']:.1f}%"
+def test_summary_cards_reconcile_with_the_compounds_table(results, store, sample_run):
+    result = store.load_result(sample_run)
+    statuses = result.rows["status"].value_counts()
+    for label, counted in CARDS.items():
+        assert metric(results, label) == f"{sum(statuses.get(s, 0) for s in counted):,}"
+    assert metric(results, "Rows") == f"{len(result.rows):,}"
+    assert metric(results, "Success rate") == f"{100 * result.summary['success_rate']:.1f}%"
+    assert f"{statuses['outlier']} outliers" in texts(results.caption)
 
 
 def test_each_tab_draws_its_tables_and_charts(results, store, sample_run):
     assert [tab.label for tab in results.tabs] == ["Overview", "Regression", "Compounds",
                                                    "Fragments", "O-acetylation"]
     result = store.load_result(sample_run)
-    rule_counts = table_with(results, "Rule", "Count", "What")
-    assert dict(zip(rule_counts["What"], rule_counts["Count"]))[
-        "rows explained as in-source fragments"] == result.summary["fragment_rows"]
+    rule_counts = next(t.value for t in results.table if "Final status" in t.value.columns)
+    assert list(rule_counts.columns) == ["Count", "What", "Final status"]
+    off = rule_counts[rule_counts["What"] == "rows off every line of their head group"].iloc[0]
+    became = int((result.rows["rule1_status"].eq("outlier")
+                  & result.rows["status"].eq("fragment")).sum())
+    assert f"{became} became fragments" in off["Final status"]
     open_tab(results, "Regression")
     groups = table_with(results, "prefix", "accepted", "equation_raw")
     assert groups["prefix"].tolist() == result.groups["prefix"].tolist()
     judged = groups.set_index("prefix")  # what 2.1 judged each head group with, and why:
     # GD1's first-eluting anchors span 4 Log P units, so they place its own line (2.0: pooled)
-    assert judged.loc["GD1", "judged_by"] == "prefix" and judged.loc["GD1", "isomer_lines"] >= 2
+    assert judged.loc["GD1", "judged_by"] == "its own anchors' line"
+    assert judged.loc["GD1", "isomer_lines"] >= 2
     assert judged.loc["GD2", "anchor_spread_s"] > judged.loc["GD2", "scale_s"] > 0.3
+    labels = shown_columns(results, "prefix", "judged_by")
+    assert {"Judged by", "Anchors", "Line fit (R²)", "Typical miss (min)", "Line"} <= set(labels)
+    assert not [label for label in labels if "_" in label]
     assert {c.key for c in results.get("vega_lite_chart")} == {"results_chart_rt",
                                                                 "results_chart_residual"}
+    assert len(by_key(results.selectbox, "results_prefix").options) == len(result.groups)
     open_tab(results, "Compounds")
     assert len(compounds(results)) == len(result.rows)
+    labels = shown_columns(results, "row_id", "status", "reasons")
+    assert labels[0] == "Line" and "Why" in labels and "Rests on" in labels
+    assert "row_id" not in labels and not [label for label in labels if "_" in label]
     open_tab(results, "Fragments")
-    assert table_with(results, "event_id", "parent_row_id")["event_id"].tolist() == \
-        result.fragment_events["event_id"].tolist()
+    events = table_with(results, "event_id", "parent_line")
+    assert events["event_id"].tolist() == result.fragment_events["event_id"].tolist()
+    lines = result.rows.set_index("row_id")["line"]
+    assert events["parent_line"].tolist() == \
+        lines.loc[result.fragment_events["parent_row_id"]].tolist()
     open_tab(results, "O-acetylation")
-    assert len(table_with(results, "oac_row_id", "verdict")) == len(result.oac_pairs)
+    assert len(table_with(results, "oac_line", "verdict")) == len(result.oac_pairs)
 
 
 def test_the_open_tab_is_in_the_url(app, sample_run):
@@ -154,7 +182,7 @@ def test_picking_a_fragment_event_lists_its_rows_with_their_fragment_probability
     learned = next(w.message for w in result.warnings if w.code == "rule5_model")
     assert "the most in GM3 (" in learned  # head groups named in the upload, escaped
     assert ui.plain(learned) in [c.value for c in results.caption]
-    members = table_with(results, "rule5_role", "rule5_fragment_probability")
+    members = table_with(results, "rule5_role", "rule5_fragment_probability", "row_id")
     assert members["row_id"].tolist() == [event["parent_row_id"], *event["fragment_row_ids"]]
     stored = result.rows.set_index("row_id").loc[members["row_id"], "rule5_fragment_probability"]
     assert members["rule5_fragment_probability"].tolist() == pytest.approx(
@@ -236,3 +264,58 @@ def test_run_name_is_shown_literally(app, store):
     run_id = completed_run(store, "testwork_small.csv", name="**big** :red[x]")
     open_page(app, "results", run_id)
     assert raw_texts(app.title) == "\\*\\*big\\*\\* \\:red\\[x\\]"
+
+
+def test_a_selected_row_is_explained_in_full_and_the_chart_follows_it(results, store,
+                                                                      sample_run):
+    rows = store.load_result(sample_run).rows
+    open_tab(results, "Compounds")
+    by_key(results.multiselect, "results_prefix_filter").set_value(["GM3"]).run()
+    shown = compounds(results)
+    results.session_state["results_compounds_table"] = {
+        "selection": {"rows": [2], "columns": [], "cells": []}}
+    results.run()
+    no_exception(results)
+    row = rows.set_index("row_id").loc[shown["row_id"].iloc[2]]
+    pane = texts(results.get("markdown"))
+    assert f"Line {row['line']} · {row['Name']}" in pane
+    for note in presentation.reason_lines(row["reasons"], presentation.line_map(rows)):
+        assert note in pane  # every note in full, rows written as the file's lines
+    open_tab(results, "Regression")
+    assert by_key(results.selectbox, "results_prefix").value == "GM3"
+    title = json.loads(by_key(results.get("vega_lite_chart"), "results_chart_rt").proto.spec)
+    assert title["title"]["text"].startswith("GM3")
+
+
+def test_rests_on_filter_and_no_match(results, store, sample_run):
+    rows = store.load_result(sample_run).rows
+    open_tab(results, "Compounds")
+    by_key(results.multiselect, "results_basis_filter").set_value(["weak isomer line"]).run()
+    shown = compounds(results)
+    assert len(shown) == rows["rule1_basis"].eq("weak isomer line").sum() > 0
+    by_key(results.text_input, "results_search").set_value("no such peak").run()
+    no_exception(results)
+    assert "No rows match these filters." in texts(results.info)
+
+
+def test_a_large_excel_file_is_built_in_the_background(results, store, sample_run,
+                                                       monkeypatch):
+    import time
+
+    monkeypatch.setenv("GANGLIOSIDE_LARGE_EXPORT_ROWS", "0")
+    results.run()
+    prepare = [b for b in results.button if b.key == "results_prepare_xlsx"]
+    assert prepare, "a large run offers Excel… instead of building it on click"
+    prepare[0].click().run()
+    deadline = time.monotonic() + 60
+    while not [b for b in results.get("download_button") if b.key == "results_download_xlsx"]:
+        assert time.monotonic() < deadline, "the Excel file was never offered"
+        time.sleep(0.5)
+        results.run()
+    button = by_key(results.get("download_button"), "results_download_xlsx")
+    assert not button.proto.deferred_file_id  # built already, handed over at once
+
+
+def test_the_page_shows_no_stray_source_text(results):
+    shown = texts(results.markdown) + texts(results.caption)
+    assert "the variable lets tests" not in shown and '"""' not in shown

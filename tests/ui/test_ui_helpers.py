@@ -86,23 +86,16 @@ def test_chart_images_are_real_png_and_svg():
     assert b"<svg" in ui.chart_image(chart, "svg")
 
 
-def test_rule_counts_lists_the_summary_then_the_judging_levels():
-    from ganglioside.result import AnalysisResult
-
-    empty = pd.DataFrame()
-    levels = ["prefix", "pooled", "pooled", None]
-    result = AnalysisResult(rows=pd.DataFrame({"rule1_model": levels}), groups=empty,
-                            oac_pairs=empty, fragment_events=empty,
-                            summary={"groups_accepted": 2, "fragment_rows": 5})
-    table = ui.rule_counts(result)
-    assert table["Count"].tolist() == [2, 5, 1, 2]
-    assert table["What"].iloc[-1] == "rows judged by the pooled model"
-    assert table["Rule"].tolist() == ["Rule 1", "Rule 5", "Rule 1", "Rule 1"]
-
-
 def test_parameters_are_listed_by_rule_and_each_has_a_label():
     from ganglioside.params import PARAMETER_SPECS
 
     labels = [ui.PARAMETER_LABELS[spec.name] for spec in PARAMETER_SPECS]
     rules = [int(label.split("·")[0].removeprefix("Rule ")) for label in labels]
     assert rules == sorted(rules)
+
+
+def test_plain_table_shows_markdown_in_cells_literally():
+    table = ui.plain_table(pd.DataFrame({"**h**": ["[x](http://e.com)", 3]},
+                                        index=["`i`", "n"]))
+    assert "](" not in table.iloc[0, 0] and table.iloc[1, 0] == 3
+    assert list(table.columns) == ["\\*\\*h\\*\\*"] and table.index[0] == "\\`i\\`"

@@ -202,7 +202,7 @@ def sections(markdown: str, marker: str = "### ") -> tuple[str, list[tuple[str, 
 
 _PATH_WORDS = {".py": "a script of the source code", ".md": "the specification",
                ".csv": "the lab's sample file"}
-_CODE_PATH = re.compile(r"`(?:python )?[\w./-]+?(\.py|\.md|\.csv)`")
+_CODE_PATH = re.compile(r"`(?:python )?[\w./-]+?(\.py|\.md|\.csv)(?: [^`]*)?`")  # + options
 
 
 def for_browser(markdown: str) -> str:

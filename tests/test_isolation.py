@@ -16,6 +16,7 @@ from ganglioside.runs.executors import BackgroundWorker
 from ganglioside.runs.isolation import MEMORY_ENV_VAR, job_memory_limit_from_env
 from ganglioside.runs.job import OUT_OF_MEMORY_MESSAGE
 from ganglioside.runs.store import RunStore
+from tests.store_support import ADMIN
 from tests.test_store_faults import SAMPLE
 
 LIMIT = int(1.5 * 2**30)
@@ -75,7 +76,7 @@ def test_progress_and_cancel_reach_a_job_in_its_child_process(store):
                               poll_interval=0.1).start()
     try:
         wait_until(lambda: store.get_run(run_id).message == "Waiting to be cancelled…")
-        store.request_cancel(run_id)
+        store.request_cancel(run_id, ADMIN)
         wait_until(lambda: store.get_run(run_id).status == "cancelled")
     finally:
         worker.stop()

@@ -226,7 +226,7 @@ def test_every_page_shows_the_message_and_method_still_works(fault, app_on):
     app.switch_page("app_pages/method.py").run()
     assert not app.exception, [e.value for e in app.exception]
     assert all(fault.advice in str(e.value).replace("\\", "") for e in app.error)
-    assert "Final status" in [header.value for header in app.header]
+    assert "What each status means" in [header.value for header in app.subheader]
 
 
 # ---- a lock held too long -------------------------------------------------------------------

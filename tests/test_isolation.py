@@ -69,6 +69,20 @@ def test_a_killed_job_process_fails_its_run_with_a_reason(store):
     assert "stopped by signal SIGKILL" in record.error and MEMORY_ENV_VAR in record.error
 
 
+def analyze_after_a_stop_signal(table, params, progress=None, save=None):
+    """The real analysis, after the job's process got the SIGTERM a stopping server's process
+    group receives (systemd, a terminal's Ctrl-C sends SIGINT likewise)."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGINT)
+    return analyze(table, params, progress=progress, save=save)
+
+
+@pytest.mark.slow
+def test_a_stop_signal_to_the_process_group_does_not_fail_the_running_job(store):
+    record = store.get_run(run_in_child(store, analyze_after_a_stop_signal, "signalled"))
+    assert record.status == "completed" and record.error is None
+
+
 @pytest.mark.slow
 def test_progress_and_cancel_reach_a_job_in_its_child_process(store):
     run_id = store.create_run(SAMPLE.read_bytes(), "sample.csv", name="cancel me")

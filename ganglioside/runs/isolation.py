@@ -70,7 +70,17 @@ def run_isolated(store: RunStore, claim: Claim, memory_limit: int,
     try:
         return receive.recv()
     except EOFError:  # the child ended without reporting: it was killed or crashed
+        if stopping is not None and stopping.is_set():  # the server is stopping: requeue
+            return _released(store, claim)
         return _record_death(store, claim, child.exitcode, memory_limit)
+
+
+def _released(store: RunStore, claim: Claim) -> str | None:
+    try:
+        store.release_run(claim)
+    except ClaimLostError:
+        return None
+    return "pending"
 
 
 def died_message(exitcode: int | None, memory_limit: int) -> str:
@@ -96,7 +106,15 @@ def _record_death(store: RunStore, claim: Claim, exitcode: int | None,
 
 def _child_main(target: str, claim: Claim, memory_limit: int, analyze: AnalyzeFunction | None,
                 heartbeat_interval: float, stopping, send) -> None:
-    """In the child: die with the parent, cap the address space, run the job, report."""
+    """In the child: die with the parent, cap the address space, run the job, report.
+
+    SIGINT and SIGTERM are ignored: a server stopped from its terminal or by systemd signals
+    its whole process group, and its job must then go back to the queue at the next progress
+    step (``stopping``), not die and fail its run. SIGKILL (the kernel's out-of-memory killer,
+    an operator's ``kill -9``) still ends it, and the parent records why.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent()
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     status = execute_claim(RunStore(target), claim, analyze, heartbeat_interval, stopping)

@@ -51,11 +51,17 @@ def header(record) -> None:
     details = [f"file {ui.plain(record.file_name)}" + (f", sheet {ui.plain(record.sheet)}"
                                                         if record.sheet else ""),
                f"sample type {record.sample_type}",
-               f"started by {ui.plain(record.user)}" if record.user else None,
+               f"owner {ui.plain(record.owner or 'unknown')}",
+               f"started by {ui.plain(record.user)}"
+               if record.user and record.user != record.owner else None,
                f"created {record.created_at:%Y-%m-%d %H:%M} UTC",
                f"run {record.id}",
                f"algorithm {record.algorithm_version}"]
     st.caption(" · ".join(d for d in details if d))
+    if record.in_trash:
+        st.warning(f"This run is in the trash (deleted by {ui.plain(record.deleted_by)} on "
+                   f"{record.deleted_at:%Y-%m-%d} UTC); its owner or an admin can restore it in "
+                   "History before the trash is emptied.", icon=":material/delete:")
 
 
 def summary_cards(result) -> None:

@@ -163,3 +163,13 @@ def test_a_trusted_proxy_header_names_the_user(app, store):
     finally:
         config.set_option("server.trustedUserHeaders", {})
 
+
+
+def test_results_name_the_owner_and_say_when_a_run_is_in_the_trash(app, store):
+    run_id = completed_run(store, "testwork_small.csv", name="Alice's run", owner=ALICE["email"])
+    as_user(app, BOB, "results", run_id)
+    assert f"owner {ALICE['email']}" in texts(app.caption)
+    assert not app.warning
+    store.delete_run(run_id, actor_for(ALICE["email"]))
+    as_user(app, BOB, "results", run_id)
+    assert any("in the trash" in warning.value for warning in app.warning)

@@ -28,7 +28,8 @@ def free_port() -> int:
 
 
 class Server:
-    """``streamlit run app.py`` on a free port with its own database; stopped by stop()."""
+    """``streamlit run serve.py`` (what ``make run`` starts: app.py, its worker started with the
+    server) on a free port with its own database; stopped by stop()."""
 
     def __init__(self, db_path: Path, log_path: Path, **env: str):
         self.port = free_port()
@@ -39,7 +40,7 @@ class Server:
         environment.pop("GANGLIOSIDE_EXECUTOR", None)  # the real background worker
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--server.fileWatcherType", "none"],
             cwd=REPO, env=environment, stdout=self._log, stderr=subprocess.STDOUT)

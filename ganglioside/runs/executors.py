@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..errors import GangliosideError, StoreFault
-from .isolation import job_memory_limit_from_env, run_isolated
+from .isolation import job_memory_limit_from_env, run_isolated, start_job_server
 from .job import AnalyzeFunction, execute_claim, run_job, worker_name
 from .store import RunStore
 
@@ -137,6 +137,9 @@ class BackgroundWorker:
             loops = [self._work_loop] * self.threads + [self._maintenance_loop]
             self._threads = [threading.Thread(target=loop, name=f"ganglioside-worker-{i}",
                                               daemon=True) for i, loop in enumerate(loops)]
+            if self.memory_limit is not None:  # jobs run isolated: ready their process server
+                self._threads.append(threading.Thread(target=start_job_server, daemon=True,
+                                                      name="ganglioside-job-server"))
             for thread in self._threads:
                 thread.start()
         return self

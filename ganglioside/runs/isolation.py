@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+from multiprocessing import forkserver
 import os
 import resource
 import signal
@@ -53,8 +54,7 @@ def run_isolated(store: RunStore, claim: Claim, memory_limit: int,
     """Execute a claimed run in a child process limited to ``memory_limit`` bytes; return its
     final status as ``job.execute_claim`` does. ``stopping``, once set, is passed on to the
     child (the run goes back to the queue at its next progress step)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ganglioside.runs.job"])  # jobs start without imports
+    context = _job_context()
     child_stopping = context.Event()
     receive, send = context.Pipe(duplex=False)
     target = store.database.url.render_as_string(hide_password=False)
@@ -81,6 +81,19 @@ def _released(store: RunStore, claim: Claim) -> str | None:
     except ClaimLostError:
         return None
     return "pending"
+
+
+def start_job_server() -> None:
+    """Start the fork server that job processes come from, with the analysis imported, so the
+    first run does not wait for it (the embedded worker calls this as it starts)."""
+    _job_context()
+    forkserver.ensure_running()
+
+
+def _job_context():
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["ganglioside.runs.job"])  # jobs start without imports
+    return context
 
 
 def died_message(exitcode: int | None, memory_limit: int) -> str:

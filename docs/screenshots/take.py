@@ -40,7 +40,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "runs.db"
         run_id = completed_run(RunStore(db), "testwork_user.csv", name="Porcine brain, batch 7",
-                               user="A. Chemist")
+                               user="A. Chemist", owner="a.chemist@lab.example")
         server = Server(db, Path(folder) / "streamlit.log")
         try:
             with sync_playwright() as playwright:

@@ -12,7 +12,11 @@ either sign; anchors are never touched), and runs the analysis again. What is me
   Some changes follow from the move itself: a row of the same name (one compound, one peak per
   line: Rule 5 weighs the other peaks of a name), or a row of the same lipid tail within the Rule
   5 window of a moved peak's old or new RT (its possible in-source parent or fragment left or
-  arrived). They are counted apart as "related"; the rest are "unrelated". ``--explain`` lists
+  arrived). They are counted apart as "related"; the rest are "unrelated". To tell the
+  support a moved peak no longer gives at its old place from what it does at its new one, each
+  draw is analysed a third time with the chosen peaks deleted: the untouched rows' changes
+  against the untouched run are the collateral of the lost support alone; their changes between
+  the deleted and the moved run are what the wrong peaks' arrival does. ``--explain`` lists
   every changed row with its cause: ``same name`` or ``Rule 5 partner`` (related), ``same head
   group`` (a moved peak or a Rule 5 partner left or joined the head group's line, which was
   refitted) or
@@ -67,14 +71,17 @@ def inject(table: pd.DataFrame, chosen: np.ndarray, rng: np.random.Generator
 def one_draw(table: pd.DataFrame, base: pd.DataFrame, seed: int, n_peaks: int, version: str,
              explain: bool = False) -> tuple[pd.DataFrame, dict]:
     """The moved peaks' verdicts and the untouched rows' flag changes of one draw (printed with
-    their causes when ``explain``)."""
+    their causes when ``explain``), and the same rows' changes when the peaks are deleted
+    instead of moved."""
     rng = np.random.default_rng(seed)
     eligible = np.flatnonzero((base["status"] == "valid").to_numpy() & ~base["Anchor"].to_numpy())
     chosen = rng.choice(eligible, size=min(n_peaks, len(eligible)), replace=False)
     moved, shift = inject(table, chosen, rng)
-    rows = analyze(moved, AnalysisParams(algorithm_version=version)).rows
+    params = AnalysisParams(algorithm_version=version)
+    rows = analyze(moved, params).rows
     untouched = np.ones(len(rows), dtype=bool)
     untouched[chosen] = False
+    removed = analyze(table[untouched], params).rows["status"].isin(FLAGGED).to_numpy()
     before = base["status"].isin(FLAGGED).to_numpy()
     after = rows["status"].isin(FLAGGED).to_numpy()
     changed = untouched & (before != after)
@@ -86,7 +93,9 @@ def one_draw(table: pd.DataFrame, base: pd.DataFrame, seed: int, n_peaks: int, v
                              "confidence": rows["confidence"].to_numpy(float)[chosen]})
     return injected, {"seed": seed, "injected": len(chosen), "changed": int(changed.sum()),
                       "unrelated": int((changed & ~related).sum()),
-                      "false_alarms": int((changed & after).sum())}
+                      "false_alarms": int((changed & after).sum()),
+                      "lost_support": int((before[untouched] != removed).sum()),
+                      "arrival": int((after[untouched] != removed).sum())}
 
 
 def related_rows(table: pd.DataFrame, moved: pd.DataFrame, chosen: np.ndarray,
@@ -163,7 +172,10 @@ def main() -> None:
             print(recall_table(injected).to_string(index=False))
             for label, column in (("collateral flag changes", "changed"),
                                   ("  of them unrelated to a moved peak", "unrelated"),
-                                  ("false alarms (newly flagged)", "false_alarms")):
+                                  ("false alarms (newly flagged)", "false_alarms"),
+                                  ("with the peaks deleted instead of moved", "lost_support"),
+                                  ("moved against deleted (the wrong peaks' arrival)",
+                                   "arrival")):
                 values = counts[column] * per_ten
                 print(f"{label} per 10 injected: mean {values.mean():.2f}, "
                       f"max {values.max():.1f}")

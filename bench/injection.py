@@ -95,7 +95,9 @@ def one_draw(table: pd.DataFrame, base: pd.DataFrame, seed: int, n_peaks: int, v
                       "unrelated": int((changed & ~related).sum()),
                       "false_alarms": int((changed & after).sum()),
                       "lost_support": int((before[untouched] != removed).sum()),
-                      "arrival": int((after[untouched] != removed).sum())}
+                      "arrival": int((after[untouched] != removed).sum()),
+                      "arrival_unrelated": int(((after[untouched] != removed)
+                                                & ~related[untouched]).sum())}
 
 
 def related_rows(table: pd.DataFrame, moved: pd.DataFrame, chosen: np.ndarray,
@@ -175,7 +177,8 @@ def main() -> None:
                                   ("false alarms (newly flagged)", "false_alarms"),
                                   ("with the peaks deleted instead of moved", "lost_support"),
                                   ("moved against deleted (the wrong peaks' arrival)",
-                                   "arrival")):
+                                   "arrival"),
+                                  ("  of them unrelated to a moved peak", "arrival_unrelated")):
                 values = counts[column] * per_ten
                 print(f"{label} per 10 injected: mean {values.mean():.2f}, "
                       f"max {values.max():.1f}")

@@ -17,7 +17,10 @@ import ui_helpers as ui
 from ganglioside import charts, export, labels, presentation
 from ganglioside.rules.status import STATUSES
 
-TABS = ("Overview", "Regression", "Compounds", "Fragments", "O-acetylation")
+TABS = ("Overview", "Regression", "Compounds", "Fragments", "OAc")
+"""The tabs, named so that all five fit in one row on a 390 px phone (Streamlit's tab row scrolls
+sideways behind an arrow otherwise): "OAc" is the lab's word in the names (GD1+OAc); its tab
+and the Excel sheet of the same table say O-acetylation in full."""
 COMPOUND_COLUMNS = ["line", "Name", "status", "rule1_basis", "confidence", "reasons", "RT",
                     "predicted_rt", "z", "Log P", "Volume", "Anchor", "category", "prefix",
                     "tail", "rule1_model", "rule4_verdict", "rule5_role"]
@@ -366,8 +369,8 @@ def fragments_tab(result, run_id: str, highlighted: tuple[int, ...]) -> None:
 def oacetylation_tab(result) -> None:
     pairs = result.oac_pairs
     params = result.parameters
-    st.caption(f"Consistent range of the RT shift: {params.oac_shift_min:g} – "
-               f"{params.oac_shift_max:g} min (one O-acetyl group more should elute later).")
+    st.caption(f"O-acetylation (Rule 4): one O-acetyl group more should elute later; a shift "
+               f"of {params.oac_shift_min:g} – {params.oac_shift_max:g} min is consistent.")
     if pairs.empty:
         st.info("No O-acetylated peaks in this table.")
         return
@@ -434,6 +437,6 @@ if tabs["Compounds"].open:
 if tabs["Fragments"].open:
     with tabs["Fragments"]:
         fragments_tab(result, run_id, highlighted)
-if tabs["O-acetylation"].open:
-    with tabs["O-acetylation"]:
+if tabs["OAc"].open:
+    with tabs["OAc"]:
         oacetylation_tab(result)

@@ -397,7 +397,10 @@ def _shown_events(events: pd.DataFrame, members: pd.DataFrame, highlighted: set)
 
 # --- the Method page's figures --------------------------------------------------------------------
 
-FIGURE_SIZE = {"width": 260, "height": 140}
+FIGURE_SIZE = {"width": 260, "height": 160}
+"""The whole figure, axes and legend included (the dashboard fits it into this). The legend of
+the six statuses starts at the plot's top and takes about 135 px in the dashboard's fonts: at 140
+its last entry had 1-4 px to spare, so a slightly larger font would have cut it."""
 
 
 def rule_figure(rule: str) -> alt.LayerChart | alt.Chart:
@@ -453,9 +456,10 @@ def _fragment_figure() -> alt.LayerChart:
                           "status": ["valid", "fragment"]})
     x = alt.X("rt:Q", title="RT (the same)", scale=alt.Scale(domain=[9.9, 10.12]),
               axis=alt.Axis(labels=False, ticks=False))
-    bars = alt.Chart(peaks).mark_bar(size=14).encode(
-        x=x, y=alt.Y("volume:Q", title="Volume", axis=alt.Axis(labels=False, ticks=False)),
-        color=_status_colour())
-    names = alt.Chart(peaks).mark_text(dy=-8, align="left").encode(
-        x=x, y="volume:Q", text="peak:N")
+    # headroom above the parent's bar for its name: a label drawn above the plot would push the
+    # plot, and the legend that starts at its top, down, and the last legend entry out of view
+    y = alt.Y("volume:Q", title="Volume", scale=alt.Scale(domain=[0, 130]),
+              axis=alt.Axis(labels=False, ticks=False))
+    bars = alt.Chart(peaks).mark_bar(size=14).encode(x=x, y=y, color=_status_colour())
+    names = alt.Chart(peaks).mark_text(dy=-8, align="left").encode(x=x, y=y, text="peak:N")
     return alt.layer(bars, names)

@@ -88,8 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_parameter_flags(submit_cmd)
     submit_cmd.set_defaults(command=cmd_submit)
 
-    worker_cmd = commands.add_parser("worker", help="execute queued runs until stopped (a Celery "
-                                     "worker when $GANGLIOSIDE_BROKER is set)")
+    worker_cmd = commands.add_parser(
+        "worker", help="execute queued runs until stopped (a Celery worker when "
+                       "$GANGLIOSIDE_BROKER is set)",
+        description="Execute queued runs until stopped (SIGTERM or Ctrl-C). A run store that "
+                    "cannot be used when the worker starts (damaged, unwritable, server "
+                    "unreachable) ends it at once with one message and exit status 2; a fault "
+                    "while it runs is logged and the step tried again at the next poll, so a "
+                    "database server restart does not end it.")
     worker_cmd.add_argument("--once", action="store_true",
                             help="execute the runs queued now, then exit (embedded worker only)")
     worker_cmd.add_argument("--threads", type=int, default=1,
@@ -270,6 +276,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    """The embedded worker until a stop signal (``--once``: the runs queued now), or a Celery
+    worker. The store is opened (and stale runs recovered) before the threads start, so a store
+    broken at start ends the command with its message and status 2 instead of a log line every
+    poll; a fault after that is logged by the worker's threads, which try again at the next
+    poll (a PostgreSQL restart, a lock held a while), and never ends the worker."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     if broker_from_env():
@@ -284,6 +295,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         executed = worker.drain()
         print(f"executed {executed} runs", file=sys.stderr)
         return 0
+    worker.recover()  # opens the store: a StoreFault now ends the command with its message
     worker.start()
     print(f"worker started on {worker.store.location}", file=sys.stderr, flush=True)
     while not stop.wait(1.0):

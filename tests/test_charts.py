@@ -11,6 +11,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import pytest
+import vl_convert
 
 from ganglioside import analyze, charts, read_table
 from ganglioside.composition import CATEGORY_COLOURS
@@ -354,3 +355,18 @@ def test_method_figures_are_valid_small_charts(rule):
     assert (spec["width"], spec["height"]) == (charts.FIGURE_SIZE["width"],
                                                charts.FIGURE_SIZE["height"])
     assert not re.search(r"#[0-9a-fA-F]{6}", json.dumps(spec.get("title", "")))
+
+
+VEGA_LITE_PADDING = 5  # px around a chart, Vega-Lite's default
+
+
+@pytest.mark.parametrize("rule", ["1", "2-3", "4", "5"])
+def test_method_figures_draw_nothing_above_their_plot(rule):
+    """The dashboard fits a figure into its height (autosize "fit"), and its legend starts at
+    the top of the plot: a label drawn above the plot pushes the plot and the legend down, and
+    the legend's last entry out of the chart (it happened to Rule 5's parent label)."""
+    spec = charts.rule_figure(rule).to_dict()
+    spec["autosize"] = {"type": "fit", "contains": "padding"}   # as Streamlit draws it
+    scene = vl_convert.vegalite_to_scenegraph(spec)
+    assert scene["height"] == charts.FIGURE_SIZE["height"]
+    assert scene["origin"][1] == VEGA_LITE_PADDING

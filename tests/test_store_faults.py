@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -46,10 +48,10 @@ class Fault:
     readable: bool       # whether reading the runs may still work
 
 
-def cli(target: str, *args: str) -> subprocess.CompletedProcess:
+def cli(target: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ganglioside", *args], cwd=REPO,
                           env={**os.environ, "GANGLIOSIDE_DB": target},
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def fill_store(target: str) -> str:
@@ -180,6 +182,71 @@ def test_every_command_ends_with_a_message_and_status_2(fault, tmp_path):
             assert "done" in result.stdout or fault.completed_run in result.stdout
         else:
             assert_message(result, fault)
+
+
+WORKER_FAULTS = ["damaged header", "overwritten pages",
+                 pytest.param("server down", marks=pytest.mark.postgresql)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault_name", WORKER_FAULTS)
+def test_the_long_running_worker_ends_at_once_on_a_store_broken_at_start(fault_name, tmp_path):
+    """Without --once the worker used to log the fault every second forever; a store that cannot
+    be used when it starts now ends it like every other command (a supervisor may retry)."""
+    with FAULTS[fault_name](tmp_path) as fault:
+        try:
+            result = cli(fault.target, "worker", "--poll-interval", "0.1", timeout=60)
+        except subprocess.TimeoutExpired as expired:
+            log = (expired.stderr or b"").decode(errors="replace")
+            pytest.fail(f"the worker kept running on a broken store: ...{log[-600:]}")
+    assert_message(result, fault)
+    assert "worker started" not in result.stderr
+    assert result.stderr.count(fault.advice) == 1, result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql
+def test_the_long_running_worker_outlives_a_database_server_restart(tmp_path):
+    """A fault after the start is logged and retried, never the end of the worker: the runs
+    submitted after the server is back are executed by the same process."""
+    log = tmp_path / "worker.log"
+    server = PostgreSQLServer().start()
+    try:
+        with server.database() as url, open(log, "w") as log_file:
+            store = RunStore(url)
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "ganglioside", "worker", "--poll-interval", "0.1"],
+                cwd=REPO, env={**os.environ, "GANGLIOSIDE_DB": url}, stderr=log_file)
+            try:
+                before = store.create_run(OTHER_TABLE, "before.csv")
+                wait_until(lambda: store.get_run(before).status == "completed")
+                store.close()
+                server.executor.stop()
+                wait_until(lambda: "Check that the database server is running"
+                           in log.read_text())
+                assert worker.poll() is None, log.read_text()
+                server.executor.start()
+                after = store.create_run(OTHER_TABLE, "after.csv", name="after the restart")
+                wait_until(lambda: store.get_run(after).status == "completed")
+                assert worker.poll() is None, log.read_text()
+                worker.send_signal(signal.SIGTERM)
+                assert worker.wait(timeout=30) == 0
+            finally:
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait()
+                store.close()
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert "Traceback" not in text and text.count("worker started") == 1, text
+
+
+def wait_until(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 # ---- the app ----------------------------------------------------------------------------------

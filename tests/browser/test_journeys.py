@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 SAMPLE = DATA / "testwork_user.csv"
 SAMPLE_ROWS = 323
 METHOD_TITLE = (REPO / "docs" / "overview.md").read_text(encoding="utf-8").splitlines()[0][2:]
-TABS = ("Regression", "Compounds", "Fragments", "O-acetylation", "Overview")
+TABS = ("Regression", "Compounds", "Fragments", "OAc", "Overview")
 RUN_URL = re.compile(r".*[?&]run=([0-9a-f]{16}).*")
 
 

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tour import HEIGHT, WIDTHS, overflowing, tour
 
 from ganglioside.presentation import TO_CHECK
+from ganglioside.rules.status import STATUSES
 from ganglioside.runs.store import RunStore
 from tests.sample_runs import completed_run
 
@@ -94,6 +95,30 @@ def test_a_row_selected_in_compounds_is_explained_and_followed_by_the_chart(lab,
     wait_idle(page)
     expect(page.get_by_role("combobox", name="Head group to plot")).to_have_value("GM3")
     page.close()
+
+
+LEGEND_LABELS_JS = """() => [...document.querySelectorAll(
+    ".st-key-method_rules [data-testid='stVegaLiteChart'] svg.marks")].map(svg => {
+  const bottom = svg.getBoundingClientRect().bottom;
+  return [...svg.querySelectorAll(".role-legend-label text")].map(text =>
+    [text.textContent, text.getBoundingClientRect().bottom <= bottom + 0.5]);
+})"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_method_figure_shows_its_whole_legend(lab, browser, width):
+    """Each rule's figure draws the six statuses' colours, none cut off by the chart's edge
+    (the Rule 5 figure's label above its bar once pushed the legend's last entry out)."""
+    server, _, _ = lab
+    page = opened(browser, f"{server.url}/method", width)
+    page.locator(".st-key-method_rules [data-testid='stVegaLiteChart'] .role-legend-label") \
+        .first.wait_for()
+    legends = page.evaluate(LEGEND_LABELS_JS)
+    page.close()
+    assert len(legends) == 4
+    for legend in legends:
+        assert [label for label, _ in legend] == list(STATUSES), legend
+        assert all(inside for _, inside in legend), legend
 
 
 def test_the_overflow_check_sees_a_cut_off_button(lab, browser):

@@ -9,10 +9,10 @@ from browser_support import wait_idle
 
 WIDTHS = (1400, 800, 390)
 HEIGHT = 900
-RESULT_TABS = ("Overview", "Regression", "Compounds", "Fragments", "O-acetylation")
+RESULT_TABS = ("Overview", "Regression", "Compounds", "Fragments", "OAc")
 OVERFLOWING_JS = """() => {
   const boxes = "[data-testid='stMetric'], [data-testid='stMetricValue'],"
-    + " [data-testid='stMetricLabel'], button, [role='tab'], label,"
+    + " [data-testid='stMetricLabel'], button, [role='tab'], [role='tablist'], label,"
     + " [data-testid='stWidgetLabel'], [data-testid='stExpander'] summary, h1, h2, h3";
   const cut = [];
   for (const element of document.querySelectorAll(boxes)) {
@@ -30,7 +30,8 @@ OVERFLOWING_JS = """() => {
 
 
 def overflowing(page) -> list[str]:
-    """Every visible card, button, tab, label or heading whose text is wider than its box."""
+    """Every visible card, button, tab, label or heading whose text is wider than its box, and
+    a row of tabs that scrolls sideways (its last tabs hidden behind an arrow)."""
     return page.evaluate(OVERFLOWING_JS)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import replace
 import time
@@ -10,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from ganglioside import analyze, read_table
-from ganglioside.errors import StoreUnreachable
+from ganglioside.errors import StoreLocked, StoreUnreachable
 from ganglioside.export import result_from_json, to_json
-from ganglioside.runs.executors import BackgroundWorker, SynchronousExecutor, retention_days_from_env
+from ganglioside.runs.executors import (BackgroundWorker, FaultLog, SynchronousExecutor,
+                                        retention_days_from_env)
 from ganglioside.runs.job import run_job
 from ganglioside.params import AnalysisParams
 from ganglioside.runs.store import RunStore
@@ -281,3 +283,25 @@ def test_retention_days_come_from_the_environment(monkeypatch):
     with pytest.raises(ValueError, match="GANGLIOSIDE_RETENTION_DAYS"):
         retention_days_from_env()
 
+
+
+def test_a_lasting_store_fault_is_logged_once_with_reminders_and_its_end(caplog):
+    """Every poll of every worker thread fails while a database server is down: the log says so
+    when it starts, reminds every ``reminder`` seconds, and says when the store works again."""
+    now = [0.0]
+    faults = FaultLog(reminder=60.0, clock=lambda: now[0])
+    down = StoreUnreachable("Cannot reach the database server at db.lab:5432.")
+    with caplog.at_level(logging.INFO, logger="ganglioside.runs.executors"):
+        faults.succeeded()  # nothing to say while all is well
+        for _ in range(360):  # four polls a second for a minute and a half
+            faults.failed(down)
+            now[0] += 0.25
+        faults.failed(StoreLocked("The run store is locked."))
+        faults.succeeded()
+        faults.succeeded()
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 4, lines
+    assert lines[0] == f"worker step failed: {down}"
+    assert lines[1].startswith("worker steps still failing (241 times in 60 s)")
+    assert lines[2].startswith("worker step failed: The run store is locked.")
+    assert lines[3] == "the run store works again after 1 failed worker steps in 0 s"

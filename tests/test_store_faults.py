@@ -208,7 +208,8 @@ def test_the_long_running_worker_ends_at_once_on_a_store_broken_at_start(fault_n
 @pytest.mark.postgresql
 def test_the_long_running_worker_outlives_a_database_server_restart(tmp_path):
     """A fault after the start is logged and retried, never the end of the worker: the runs
-    submitted after the server is back are executed by the same process."""
+    submitted after the server is back are executed by the same process; the outage is logged
+    when it starts and when it ends, not at every poll."""
     log = tmp_path / "worker.log"
     server = PostgreSQLServer().start()
     try:
@@ -224,6 +225,7 @@ def test_the_long_running_worker_outlives_a_database_server_restart(tmp_path):
                 server.executor.stop()
                 wait_until(lambda: "Check that the database server is running"
                            in log.read_text())
+                time.sleep(OUTAGE_SECONDS)  # some 20 polls of each thread fail meanwhile
                 assert worker.poll() is None, log.read_text()
                 server.executor.start()
                 after = store.create_run(OTHER_TABLE, "after.csv", name="after the restart")
@@ -240,6 +242,12 @@ def test_the_long_running_worker_outlives_a_database_server_restart(tmp_path):
         server.stop()
     text = log.read_text()
     assert "Traceback" not in text and text.count("worker started") == 1, text
+    # logged when it started (once per kind of failure a stopping server gives), not every poll
+    assert 1 <= text.count("worker step failed") <= 3, text
+    assert text.count("the run store works again") == 1, text
+
+
+OUTAGE_SECONDS = 2.0
 
 
 def wait_until(predicate, timeout: float = 60.0) -> None:

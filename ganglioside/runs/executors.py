@@ -25,6 +25,7 @@ RETENTION_ENV_VAR = "GANGLIOSIDE_RETENTION_DAYS"
 BROKER_ENV_VAR = "GANGLIOSIDE_BROKER"      # set: the Celery profile (scale-out)
 EXECUTOR_ENV_VAR = "GANGLIOSIDE_EXECUTOR"  # without a broker: "background" (default) or "sync"
 DEFAULT_RETENTION_DAYS = 30.0
+FAULT_REMINDER_SECONDS = 300.0  # how often a lasting store fault is logged again
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,44 @@ def executor_from_env(store: RunStore) -> Executor:
     return BackgroundWorker(store, memory_limit=job_memory_limit_from_env()).start()
 
 
+class FaultLog:
+    """Logs a lasting store fault once, not at every poll of every thread: when it starts (or
+    its message changes), as a reminder every ``reminder`` seconds while it lasts, and once
+    when the store works again."""
+
+    def __init__(self, reminder: float = FAULT_REMINDER_SECONDS,
+                 clock: Callable[[], float] = time.monotonic):
+        self.reminder = reminder
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._message: str | None = None
+        self._since = self._logged = 0.0
+        self._failures = 0
+
+    def failed(self, fault: StoreFault) -> None:
+        """One step failed with ``fault``."""
+        message, now = str(fault), self._clock()
+        with self._lock:
+            if message != self._message:
+                self._message, self._since, self._logged, self._failures = message, now, now, 1
+                log.error("worker step failed: %s", message)
+                return
+            self._failures += 1
+            if now - self._logged >= self.reminder:
+                self._logged = now
+                log.error("worker steps still failing (%d times in %.0f s): %s",
+                          self._failures, now - self._since, message)
+
+    def succeeded(self) -> None:
+        """One step worked: if a fault was being logged, say that it is over."""
+        with self._lock:
+            if self._message is None:
+                return
+            log.warning("the run store works again after %d failed worker steps in %.0f s",
+                        self._failures, self._clock() - self._since)
+            self._message = None
+
+
 class BackgroundWorker:
     """Threads that execute pending runs in created order, plus periodic recovery and clean-up.
 
@@ -123,6 +162,7 @@ class BackgroundWorker:
         self._wake = threading.Condition()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._faults = FaultLog()
 
     @property
     def running(self) -> bool:
@@ -208,13 +248,17 @@ class BackgroundWorker:
             self._stopping.wait(min(self.stale_after / 4, self.cleanup_interval))
 
     def _guarded(self, action: Callable[[], object]) -> object:
-        """Run one loop step; log and pause on an unexpected error so the thread survives."""
+        """Run one loop step; log and pause on an error so the thread survives (a store fault
+        once while it lasts: ``FaultLog``)."""
         try:
-            return action()
+            outcome = action()
         except StoreFault as fault:  # the message says it all; no traceback in the log
-            log.error("worker step failed: %s", fault)
+            self._faults.failed(fault)
         except Exception:
             log.exception("worker step failed")
+        else:
+            self._faults.succeeded()
+            return outcome
         self._stopping.wait(self.poll_interval)
         return None
 

@@ -17,10 +17,11 @@ import ui_helpers as ui
 from ganglioside import charts, export, labels, presentation
 from ganglioside.rules.status import STATUSES
 
+# The tabs, named so that all five fit in one row on a 390 px phone (Streamlit's tab row scrolls
+# sideways behind an arrow otherwise): "OAc" is the lab's word in the names (GD1+OAc); its tab
+# and the Excel sheet of the same table say O-acetylation in full. (A string here would be drawn
+# on the page: Streamlit's magic shows every bare expression of a page script.)
 TABS = ("Overview", "Regression", "Compounds", "Fragments", "OAc")
-"""The tabs, named so that all five fit in one row on a 390 px phone (Streamlit's tab row scrolls
-sideways behind an arrow otherwise): "OAc" is the lab's word in the names (GD1+OAc); its tab
-and the Excel sheet of the same table say O-acetylation in full."""
 COMPOUND_COLUMNS = ["line", "Name", "status", "rule1_basis", "confidence", "reasons", "RT",
                     "predicted_rt", "z", "Log P", "Volume", "Anchor", "category", "prefix",
                     "tail", "rule1_model", "rule4_verdict", "rule5_role"]

@@ -1,5 +1,6 @@
 """The frame (app.py): navigation, shared sidebar, declarative config."""
 
+import ast
 import getpass
 import tomllib
 
@@ -48,3 +49,14 @@ def test_no_legacy_pages_folder_next_to_app():
     """A folder named pages/ beside app.py makes a freshly started server run its files as
     legacy pages, without the frame, until some session has run app.py (see tests/browser)."""
     assert not (REPO / "pages").exists()
+
+
+def test_no_page_script_draws_a_stray_string():
+    """Streamlit's magic draws every bare expression of a page script as Markdown: a string
+    meant as documentation after an assignment (not the file's or a function's docstring)
+    shows up on the page."""
+    scripts = [REPO / "app.py", *sorted((REPO / "app_pages").glob("*.py"))]
+    stray = [f"{script.name}:{node.lineno}" for script in scripts
+             for node in ast.parse(script.read_text()).body[1:]
+             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)]
+    assert len(scripts) >= 5 and stray == []

@@ -22,6 +22,7 @@ from ganglioside.rules.status import STATUSES
 # and the Excel sheet of the same table say O-acetylation in full. (A string here would be drawn
 # on the page: Streamlit's magic shows every bare expression of a page script.)
 TABS = ("Overview", "Regression", "Compounds", "Fragments", "OAc")
+FORMER_TAB_NAMES = {"O-acetylation": "OAc"}  # links made before a tab was renamed still open it
 COMPOUND_COLUMNS = ["line", "Name", "status", "rule1_basis", "confidence", "reasons", "RT",
                     "predicted_rt", "z", "Log P", "Volume", "Anchor", "category", "prefix",
                     "tail", "rule1_model", "rule4_verdict", "rule5_role"]
@@ -425,6 +426,9 @@ reset_selections_for(run_id)
 summary_cards(result)
 downloads(result, run_id)
 highlighted = tuple(st.session_state.get(HIGHLIGHT_KEY, ()))
+if (former := st.query_params.get("results_tab")) in FORMER_TAB_NAMES:
+    st.query_params["results_tab"] = FORMER_TAB_NAMES[former]
+    st.rerun()  # the tabs read their bound parameter when they are first drawn
 tabs = dict(zip(TABS, st.tabs(TABS, key="results_tab", bind="query-params")))
 if tabs["Overview"].open:
     with tabs["Overview"]:

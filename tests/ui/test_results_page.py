@@ -321,8 +321,9 @@ def test_the_page_shows_no_stray_source_text(results):
     assert "the variable lets tests" not in shown and '"""' not in shown
 
 
-def test_a_link_to_the_tab_by_its_former_name_opens_the_overview(app, sample_run):
+def test_a_link_to_the_tab_by_its_former_name_opens_that_tab(app, store, sample_run):
     app.query_params["results_tab"] = "O-acetylation"   # the OAc tab's name until it was shortened
     open_page(app, "results", sample_run)
     no_exception(app)
-    assert any("Final status" in t.value.columns for t in app.table)
+    assert len(table_with(app, "oac_line", "verdict")) == len(store.load_result(sample_run).oac_pairs)
+    assert not any("Final status" in t.value.columns for t in app.table)

@@ -95,11 +95,11 @@ class Cluster:
         return "\n".join(process.log_text() for process in self.processes)
 
 
-def demo_inputs(count: int, rows: int) -> list[bytes]:
+def demo_inputs(count: int, rows: int, first_seed: int = 0) -> list[bytes]:
     from ganglioside.demo import make_demo_table
 
     return [make_demo_table(rows, seed=seed).to_csv(index=False).encode()
-            for seed in range(count)]
+            for seed in range(first_seed, first_seed + count)]
 
 
 def submit_all(store: RunStore, inputs: list[bytes], params: AnalysisParams = AnalysisParams(),
@@ -114,15 +114,19 @@ def submit_all(store: RunStore, inputs: list[bytes], params: AnalysisParams = An
     return run_ids
 
 
+def _all_ended(store: RunStore) -> bool:
+    counts = store.counts()
+    return counts["pending"] + counts["processing"] == 0
+
+
 def wait_for_end(store: RunStore, timeout: float) -> bool:
     """Wait until no run of the store is pending or processing (a store that cannot be reached
     for a moment, as while its server restarts, is asked again at the next poll)."""
     def idle() -> bool:
         try:
-            counts = store.counts()
+            return _all_ended(store)
         except DatabaseError:
             return False
-        return counts["pending"] + counts["processing"] == 0
 
     return wait_until(idle, timeout, interval=0.5)
 
@@ -154,7 +158,9 @@ def kill_workers(broker: str, db: str, folder: Path, runs: int = 10, kills: int 
                  workers: int = 3, rows: int = 2000, seed: int = 0) -> Outcome:
     """kill -9 a worker (and its pool) at random moments while runs execute, starting a new one
     each time, until ``kills`` kills; then wait for every run to end. The victim is the worker
-    of a random processing run (claimed, computing or writing its result)."""
+    of a random processing run (claimed, computing or writing its result). When every run has
+    ended before the kills did (a quiet machine finishes small runs within a second), one more
+    run is submitted, so the kills never wait for work that will not come."""
     rng = random.Random(seed)
     store = RunStore(db)
     inputs = demo_inputs(runs, rows)
@@ -166,12 +172,17 @@ def kill_workers(broker: str, db: str, folder: Path, runs: int = 10, kills: int 
         started = time.monotonic()
         run_ids = submit_all(store, inputs)
         done = 0
-        while done < kills and wait_until(lambda: store.counts()["processing"] > 0, 120):
-            time.sleep(rng.uniform(0.0, 1.5))  # a random moment of whatever is running then
+        while done < kills:
+            if _all_ended(store):
+                inputs += demo_inputs(1, rows, first_seed=len(inputs))
+                run_ids += submit_all(store, inputs[-1:], prefix="top-up run")
+            if not wait_until(lambda: store.counts()["processing"] > 0, 120):
+                break
+            time.sleep(rng.uniform(0.0, 0.5))  # a random moment of whatever is running then
             if _kill_a_running_worker(store, cluster, rng):
                 done += 1
                 cluster.worker()
-        wait_for_end(store, timeout=60 + 4 * runs)
+        wait_for_end(store, timeout=60 + 4 * len(run_ids))
         expected = {run_id: rows_of(data) for run_id, data in zip(run_ids, inputs)}
         return outcome(store, run_ids, cluster, expected, started, faults=done)
     finally:

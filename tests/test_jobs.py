@@ -286,22 +286,25 @@ def test_retention_days_come_from_the_environment(monkeypatch):
 
 
 def test_a_lasting_store_fault_is_logged_once_with_reminders_and_its_end(caplog):
-    """Every poll of every worker thread fails while a database server is down: the log says so
-    when it starts, reminds every ``reminder`` seconds, and says when the store works again."""
+    """Every poll of every worker thread fails while a database server is down, one thread's
+    step one way and another's another way: the log gives each message once, reminds every
+    ``reminder`` seconds, and says when the store works again."""
     now = [0.0]
     faults = FaultLog(reminder=60.0, clock=lambda: now[0])
     down = StoreUnreachable("Cannot reach the database server at db.lab:5432.")
+    locked = StoreLocked("The run store is locked.")
     with caplog.at_level(logging.INFO, logger="ganglioside.runs.executors"):
         faults.succeeded()  # nothing to say while all is well
-        for _ in range(360):  # four polls a second for a minute and a half
+        for _ in range(180):  # two threads, two polls a second each, for a minute and a half
             faults.failed(down)
-            now[0] += 0.25
-        faults.failed(StoreLocked("The run store is locked."))
+            faults.failed(locked)
+            now[0] += 0.5
         faults.succeeded()
         faults.succeeded()
+        faults.failed(down)  # a new outage is logged again
     lines = [record.getMessage() for record in caplog.records]
-    assert len(lines) == 4, lines
-    assert lines[0] == f"worker step failed: {down}"
-    assert lines[1].startswith("worker steps still failing (241 times in 60 s)")
-    assert lines[2].startswith("worker step failed: The run store is locked.")
-    assert lines[3] == "the run store works again after 1 failed worker steps in 0 s"
+    assert len(lines) == 5, lines
+    assert lines[:2] == [f"worker step failed: {down}", f"worker step failed: {locked}"]
+    assert lines[2].startswith("worker steps still failing (241 times in 60 s): Cannot reach")
+    assert lines[3] == "the run store works again after 360 failed worker steps in 90 s"
+    assert lines[4] == f"worker step failed: {down}"

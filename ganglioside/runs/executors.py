@@ -96,8 +96,9 @@ def executor_from_env(store: RunStore) -> Executor:
 
 
 class FaultLog:
-    """Logs a lasting store fault once, not at every poll of every thread: when it starts (or
-    its message changes), as a reminder every ``reminder`` seconds while it lasts, and once
+    """Logs a store outage once, not at every poll of every thread: each message the first time
+    it is seen in the outage (a server going down can fail one thread's step one way and
+    another's another way), a reminder every ``reminder`` seconds while it lasts, and once
     when the store works again."""
 
     def __init__(self, reminder: float = FAULT_REMINDER_SECONDS,
@@ -105,7 +106,7 @@ class FaultLog:
         self.reminder = reminder
         self._clock = clock
         self._lock = threading.Lock()
-        self._message: str | None = None
+        self._seen: set[str] = set()  # the messages of the current outage (empty: none)
         self._since = self._logged = 0.0
         self._failures = 0
 
@@ -113,24 +114,25 @@ class FaultLog:
         """One step failed with ``fault``."""
         message, now = str(fault), self._clock()
         with self._lock:
-            if message != self._message:
-                self._message, self._since, self._logged, self._failures = message, now, now, 1
-                log.error("worker step failed: %s", message)
-                return
+            if not self._seen:
+                self._since, self._logged, self._failures = now, now, 0
             self._failures += 1
-            if now - self._logged >= self.reminder:
+            if message not in self._seen:
+                self._seen.add(message)
+                log.error("worker step failed: %s", message)
+            elif now - self._logged >= self.reminder:
                 self._logged = now
                 log.error("worker steps still failing (%d times in %.0f s): %s",
                           self._failures, now - self._since, message)
 
     def succeeded(self) -> None:
-        """One step worked: if a fault was being logged, say that it is over."""
+        """One step worked: if an outage was being logged, say that it is over."""
         with self._lock:
-            if self._message is None:
+            if not self._seen:
                 return
             log.warning("the run store works again after %d failed worker steps in %.0f s",
                         self._failures, self._clock() - self._since)
-            self._message = None
+            self._seen.clear()
 
 
 class BackgroundWorker:

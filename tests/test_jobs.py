@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from ganglioside import analyze, read_table
-from ganglioside.errors import StoreLocked, StoreUnreachable
+from ganglioside.errors import StoreFull, StoreLocked, StoreUnreachable
 from ganglioside.export import result_from_json, to_json
 from ganglioside.runs.executors import (BackgroundWorker, FaultLog, SynchronousExecutor,
                                         retention_days_from_env)
 from ganglioside.runs.job import run_job
 from ganglioside.params import AnalysisParams
-from ganglioside.runs.store import RunStore
+from ganglioside.runs.store import Recovery, RunStore
 from tests.store_support import ADMIN
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -308,3 +308,32 @@ def test_a_lasting_store_fault_is_logged_once_with_reminders_and_its_end(caplog)
     assert lines[2].startswith("worker steps still failing (241 times in 60 s): Cannot reach")
     assert lines[3] == "the run store works again after 360 failed worker steps in 90 s"
     assert lines[4] == f"worker step failed: {down}"
+
+
+class FullDiskStore:
+    """A store on a full disk: every claim (a write) fails, recovery finds nothing stale."""
+
+    location = "runs.db"
+
+    def claim_next(self, worker: str):
+        raise StoreFull("Cannot write to the run store runs.db: the disk is full.")
+
+    def recover_stale(self, stale_after: float) -> Recovery:
+        return Recovery([], [])
+
+    def cleanup(self, retention_days: float) -> None:
+        return None
+
+
+def test_a_working_upkeep_step_does_not_end_the_claims_outage(caplog):
+    """Recovery that reads nothing stale works on a full disk while every claim fails: the log
+    must not say the store works again between two failed claims."""
+    worker = BackgroundWorker(FullDiskStore(), threads=1, poll_interval=0.01,
+                              heartbeat_interval=0.02, stale_after=0.08, retention_days=0)
+    with caplog.at_level(logging.INFO, logger="ganglioside.runs.executors"):
+        worker.start()
+        time.sleep(0.5)  # some 25 failed claims and 25 upkeep rounds
+        worker.stop(timeout=5)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == ["worker step failed: Cannot write to the run store runs.db: the disk is "
+                     f"full. {StoreFull.advice}"], lines

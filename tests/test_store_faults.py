@@ -242,9 +242,10 @@ def test_the_long_running_worker_outlives_a_database_server_restart(tmp_path):
         server.stop()
     text = log.read_text()
     assert "Traceback" not in text and text.count("worker started") == 1, text
-    # logged when it started (once per kind of failure a stopping server gives), not every poll
-    assert 1 <= text.count("worker step failed") <= 3, text
-    assert text.count("the run store works again") == 1, text
+    # logged when it started, not at every failed poll (about 10 in 2 s): once per message a stopping
+    # server gives, by the claiming and by the upkeep loop
+    assert 1 <= text.count("worker step failed") <= 4, text
+    assert 1 <= text.count("the run store works again") <= 2, text
 
 
 OUTAGE_SECONDS = 2.0

@@ -164,7 +164,9 @@ class BackgroundWorker:
         self._wake = threading.Condition()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._faults = FaultLog()
+        # one per kind of step, so that a read that works (recovery finding nothing stale) does
+        # not end the outage of the writes that fail (claiming a run on a full disk)
+        self._claim_faults, self._upkeep_faults = FaultLog(), FaultLog()
 
     @property
     def running(self) -> bool:
@@ -235,7 +237,7 @@ class BackgroundWorker:
 
     def _work_loop(self) -> None:
         while not self._stopping.is_set():
-            if self._guarded(self._execute_next):
+            if self._guarded(self._execute_next, self._claim_faults):
                 continue
             with self._wake:
                 self._wake.wait(self.poll_interval)
@@ -243,23 +245,24 @@ class BackgroundWorker:
     def _maintenance_loop(self) -> None:
         next_cleanup = time.monotonic()
         while not self._stopping.is_set():
-            self._guarded(self.recover)
+            self._guarded(self.recover, self._upkeep_faults)
             if time.monotonic() >= next_cleanup:
-                self._guarded(lambda: self.store.cleanup(self.retention_days))
+                self._guarded(lambda: self.store.cleanup(self.retention_days),
+                              self._upkeep_faults)
                 next_cleanup = time.monotonic() + self.cleanup_interval
             self._stopping.wait(min(self.stale_after / 4, self.cleanup_interval))
 
-    def _guarded(self, action: Callable[[], object]) -> object:
+    def _guarded(self, action: Callable[[], object], faults: FaultLog) -> object:
         """Run one loop step; log and pause on an error so the thread survives (a store fault
-        once while it lasts: ``FaultLog``)."""
+        once while it lasts, in ``faults``)."""
         try:
             outcome = action()
         except StoreFault as fault:  # the message says it all; no traceback in the log
-            self._faults.failed(fault)
+            faults.failed(fault)
         except Exception:
             log.exception("worker step failed")
         else:
-            self._faults.succeeded()
+            faults.succeeded()
             return outcome
         self._stopping.wait(self.poll_interval)
         return None
